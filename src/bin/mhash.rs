@@ -1,0 +1,90 @@
+//! mhash: hash files in parallel into a b3sum-compatible manifest.
+
+use std::io::{self, BufWriter};
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use mirror_tools::cli::{AlgoArgs, Blake3ThreadsArgs, JobsArgs, ProgressArgs};
+use mirror_tools::hash::Algo;
+use mirror_tools::make_manifest::MakeManifest;
+use mirror_tools::progress::{Mode, Progress};
+use mirror_tools::records::RecordReader;
+use mirror_tools::status::finish;
+
+/// Hash files in parallel into a manifest that b3sum --check and sha256sum -c accept.
+///
+/// Reads the paths to hash from the operands, or one record per line (NUL with -0) from stdin.
+/// Writes `<hex>  <name>` lines in input order. A record `SRC/./rel/path` (as mtree-list writes
+/// it) is named `rel/path`; any other path names itself, as b3sum would.
+#[derive(Parser, Debug)]
+#[command(name = "mhash", version, after_long_help = EXAMPLES)]
+struct Cli {
+    /// Files to hash [default: path records from stdin]
+    #[arg(value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Read NUL-terminated path records from stdin
+    #[arg(short = '0', long = "null")]
+    null: bool,
+    /// Write NUL-terminated manifest records, unescaped (as sha256sum -z)
+    #[arg(short = 'z', long = "zero")]
+    zero: bool,
+    #[command(flatten)]
+    jobs: JobsArgs,
+    #[command(flatten)]
+    threads: Blake3ThreadsArgs,
+    #[command(flatten)]
+    algo: AlgoArgs,
+    #[command(flatten)]
+    progress: ProgressArgs,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  mtree-list -0 src | mhash -0 -j4 > BLAKE3SUMS
+  find . -type f -print0 | mhash -0 --algo sha256 > SHA256SUMS
+  mhash big.bam --blake3-threads 0";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let threads = match cli.threads.threads() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("mhash: cannot start threads: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mode = cli.progress.mode();
+    let progress = Progress::new("mhash", mode);
+    let job = MakeManifest {
+        algo: cli.algo.algo.unwrap_or(Algo::Blake3),
+        jobs: cli.jobs.count(),
+        threads,
+        zero: cli.zero,
+        progress: &progress,
+        count_total: mode == Mode::Bar,
+    };
+    let stdout = io::stdout().lock();
+    let mut out = BufWriter::with_capacity(64 * 1024, stdout);
+    let mut err = io::stderr();
+    let result = if cli.files.is_empty() {
+        let records = RecordReader::new(io::stdin(), cli.null).map(|r| r.map(|r| r.bytes));
+        job.run(records, &mut out, &mut err)
+    } else {
+        let operands = cli.files.into_iter().map(|p| Ok(p.into_os_string().into_vec()));
+        job.run(operands, &mut out, &mut err)
+    };
+    progress.finish();
+    ExitCode::from(finish("mhash", result) as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

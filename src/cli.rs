@@ -1,0 +1,69 @@
+//! Flags shared by several tools, defined once and flattened into each tool's parser.
+
+use std::num::NonZeroUsize;
+
+use clap::Args;
+
+use crate::hash::{Algo, Blake3Threads};
+use crate::progress::Mode;
+
+/// `--jobs`: how many files at once.
+#[derive(Args, Clone, Debug)]
+pub struct JobsArgs {
+    /// Files processed at once [default: CPU count; 0 = CPU count]
+    #[arg(short = 'j', long = "jobs", value_name = "N", env = "MIRROR_JOBS")]
+    pub jobs: Option<usize>,
+}
+
+impl JobsArgs {
+    pub fn count(&self) -> usize {
+        match self.jobs {
+            Some(n) if n > 0 => n,
+            _ => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+        }
+    }
+}
+
+/// `--algo`.
+#[derive(Args, Clone, Debug)]
+pub struct AlgoArgs {
+    /// Checksum algorithm
+    #[arg(long = "algo", value_enum, value_name = "ALGO")]
+    pub algo: Option<Algo>,
+}
+
+/// `--blake3-threads`.
+#[derive(Args, Clone, Debug)]
+pub struct Blake3ThreadsArgs {
+    /// Threads BLAKE3 uses inside one large file (0 = one per CPU)
+    #[arg(long = "blake3-threads", value_name = "N", env = "MIRROR_B3THREADS", default_value_t = 0)]
+    pub blake3_threads: usize,
+}
+
+impl Blake3ThreadsArgs {
+    pub fn threads(&self) -> std::io::Result<Blake3Threads> {
+        Blake3Threads::new(self.blake3_threads)
+    }
+}
+
+/// `--progress` / `--no-progress`.
+#[derive(Args, Clone, Debug)]
+pub struct ProgressArgs {
+    /// Show progress on stderr even when it is not a terminal (then a line every 10 s)
+    #[arg(long = "progress", overrides_with = "no_progress")]
+    pub progress: bool,
+    /// Never show progress
+    #[arg(long = "no-progress", overrides_with = "progress")]
+    pub no_progress: bool,
+}
+
+impl ProgressArgs {
+    pub fn mode(&self) -> Mode {
+        let flag = match (self.progress, self.no_progress) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        };
+        Mode::choose(flag)
+    }
+}

@@ -1,0 +1,19 @@
+//! mirror-tools: list, hash, copy and verify trees of files, with proof that every byte arrived.
+//!
+//! The binaries in `src/bin/` only parse flags; every piece of logic lives in one of these
+//! modules, one concept each.
+
+pub mod cli;
+pub mod error;
+pub mod exclude;
+pub mod hash;
+pub mod make_manifest;
+pub mod list_tree;
+pub mod manifest;
+pub mod name;
+pub mod ordered;
+pub mod progress;
+pub mod records;
+pub mod source;
+pub mod status;
+pub mod walk;
