@@ -1,0 +1,177 @@
+//! Test fixture: a fresh temporary directory per test, trees built from bytes, and the real
+//! binaries run with their stdout, stderr and status captured.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Output {
+    pub status: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn stdout_str(&self) -> &str {
+        std::str::from_utf8(&self.stdout).expect("stdout is UTF-8")
+    }
+}
+
+pub fn os(bytes: &[u8]) -> &OsStr {
+    OsStr::from_bytes(bytes)
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::Builder::new().prefix("mirror-test.").tempdir().expect("tempdir");
+        Env { dir }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The path of `rel` (bytes, may be invalid UTF-8) inside the test directory.
+    pub fn path(&self, rel: impl AsRef<[u8]>) -> PathBuf {
+        self.root().join(os(rel.as_ref()))
+    }
+
+    /// Writes a file, creating its parent directories.
+    pub fn write(&self, rel: impl AsRef<[u8]>, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, contents).unwrap();
+        path
+    }
+
+    pub fn mkdir(&self, rel: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(rel);
+        fs::create_dir_all(&path).unwrap();
+        path
+    }
+
+    pub fn symlink(&self, target: &str, rel: impl AsRef<[u8]>) {
+        std::os::unix::fs::symlink(target, self.path(rel)).unwrap();
+    }
+
+    pub fn mkfifo(&self, rel: impl AsRef<[u8]>) {
+        let path = self.path(rel);
+        let status = Command::new("mkfifo").arg(&path).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// A command for one of our tools, run in the test directory.
+    pub fn tool(&self, name: &str) -> Command {
+        let mut cmd = Command::new(tool_path(name));
+        cmd.current_dir(self.root());
+        cmd.env_remove("MIRROR_JOBS").env_remove("MIRROR_B3THREADS");
+        cmd
+    }
+
+    /// A command for a peer (b3sum, sha256sum, ...), run in `dir` inside the test directory.
+    pub fn peer(&self, name: &str, dir: &str) -> Option<Command> {
+        let path = peer(name)?;
+        let mut cmd = Command::new(path);
+        cmd.current_dir(self.path(dir));
+        Some(cmd)
+    }
+}
+
+pub fn tool_path(name: &str) -> PathBuf {
+    match name {
+        "mtree-list" => PathBuf::from(env!("CARGO_BIN_EXE_mtree-list")),
+        "mhash" => PathBuf::from(env!("CARGO_BIN_EXE_mhash")),
+        other => panic!("unknown tool {other}"),
+    }
+}
+
+/// The path of a peer program; fails (not skips) when CI is set and it is missing.
+pub fn peer(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "{name} is required in CI (see .ci/run)");
+        eprintln!("skipping: {name} not installed");
+    }
+    found
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Runs `cmd` with `stdin`, failing the test if it does not finish within a minute
+/// (a tool that opens a FIFO would hang).
+pub fn run(cmd: &mut Command, stdin: impl AsRef<[u8]>) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let input = stdin.as_ref().to_vec();
+    let mut child_stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = child_stdin.write_all(&input);
+    });
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        stdout.read_to_end(&mut buf).unwrap();
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        stderr.read_to_end(&mut buf).unwrap();
+        buf
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{cmd:?} did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    writer.join().unwrap();
+    Output {
+        status: status.code().unwrap_or(128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)),
+        stdout: out_reader.join().unwrap(),
+        stderr: String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned(),
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so tests need no RNG crate.
+pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect()
+}
+
+/// Splits NUL- or newline-terminated records.
+pub fn records(out: &[u8], sep: u8) -> Vec<&[u8]> {
+    let mut v: Vec<&[u8]> = out.split(|&b| b == sep).collect();
+    assert_eq!(v.pop(), Some(&b""[..]), "output ends with a terminator");
+    v
+}
