@@ -4,7 +4,6 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-
 #[derive(Debug)]
 pub enum Error {
     /// An operating-system error on a path.
@@ -22,9 +21,7 @@ impl Error {
 
     pub fn path(&self) -> &Path {
         match self {
-            Error::Io { path, .. } | Error::NotRegular { path, .. } | Error::BadName { path, .. } => {
-                path
-            }
+            Error::Io { path, .. } | Error::NotRegular { path, .. } | Error::BadName { path, .. } => path,
         }
     }
 }
@@ -33,10 +30,8 @@ impl fmt::Display for Error {
     /// `path: reason`, as b3sum and coreutils print it after the tool's name.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let path = display_bytes(self.path().as_os_str().as_encoded_bytes());
-        if path.is_empty() {
-            if let Error::BadName { reason, .. } = self {
-                return f.write_str(reason);
-            }
+        if let (true, Error::BadName { reason, .. }) = (path.is_empty(), self) {
+            return f.write_str(reason);
         }
         match self {
             Error::Io { source, .. } => write!(f, "{path}: {}", io_reason(source)),

@@ -28,23 +28,39 @@ pub fn list_trees(
                         write_record(out, bytes, null)?;
                     } else {
                         newline_names += 1;
-                        writeln!(err, "mtree-list: {}: not listed: name contains a newline", display_bytes(bytes))?;
+                        writeln!(
+                            err,
+                            "mtree-list: {}: not listed: name contains a newline",
+                            display_bytes(bytes)
+                        )?;
                     }
                 }
                 Event::DirStart(_) | Event::DirEnd(_) => {}
                 Event::Skipped(path, why) => {
-                    writeln!(err, "mtree-list: {}: {why}", display_bytes(path.as_os_str().as_encoded_bytes()))?;
+                    writeln!(
+                        err,
+                        "mtree-list: {}: {why}",
+                        display_bytes(path.as_os_str().as_encoded_bytes())
+                    )?;
                 }
                 Event::Error(path, e) => {
                     status.raise(Status::Trouble);
-                    writeln!(err, "mtree-list: {}: {}", display_bytes(path.as_os_str().as_encoded_bytes()), io_reason(&e))?;
+                    writeln!(
+                        err,
+                        "mtree-list: {}: {}",
+                        display_bytes(path.as_os_str().as_encoded_bytes()),
+                        io_reason(&e)
+                    )?;
                 }
             }
         }
     }
     if newline_names > 0 {
         status.raise(Status::Trouble);
-        writeln!(err, "mtree-list: {newline_names} name(s) with a newline not listed; use -0 to list every name")?;
+        writeln!(
+            err,
+            "mtree-list: {newline_names} name(s) with a newline not listed; use -0 to list every name"
+        )?;
     }
     out.flush()?;
     Ok(status)

@@ -32,16 +32,16 @@ impl MakeManifest<'_> {
     pub fn run(
         &self,
         inputs: impl Iterator<Item = Input> + Send,
-        out: &mut impl Write,
-        err: &mut impl Write,
+        out: &mut (impl Write + Send),
+        err: &mut (impl Write + Send),
     ) -> io::Result<Status> {
         let mut status = Status::Ok;
         let progress = self.progress;
         let inputs = inputs.inspect(|input| {
-            if let (true, Ok(record)) = (self.count_total, input) {
-                if let Ok(meta) = std::fs::metadata(Path::new(std::ffi::OsStr::from_bytes(record))) {
-                    progress.add_total(meta.len());
-                }
+            if let (true, Ok(record)) = (self.count_total, input)
+                && let Ok(meta) = std::fs::metadata(Path::new(std::ffi::OsStr::from_bytes(record)))
+            {
+                progress.add_total(meta.len());
             }
         });
         let work = |input: Input| -> Result<(Vec<u8>, String), Error> {

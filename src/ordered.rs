@@ -1,84 +1,87 @@
 //! Parallel work with output in input order, and a bounded reorder window.
 //!
-//! A producer thread reads inputs, `jobs` workers process them, and the calling thread hands the
-//! results to `sink` in input order. The producer may run at most `window` items ahead of the
-//! sink, so memory stays bounded whatever the length of the stream.
+//! `jobs` workers take inputs from a shared iterator, and whichever worker completes the
+//! oldest outstanding input hands it, and any later results already waiting, to `sink`. No
+//! thread sits between them, so a small file costs no hand-off. A worker may run at most
+//! `WINDOW` inputs ahead of the sink: memory stays bounded whatever the length of the stream.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Condvar, Mutex};
 use std::thread;
 
 /// How many results may wait for an earlier, slower one.
 pub const WINDOW: usize = 4096;
 
+struct Output<R, S, E> {
+    next: usize,
+    pending: BTreeMap<usize, R>,
+    sink: S,
+    error: Option<E>,
+    /// Workers waiting for room in the window (notify only then: a wake-up is a syscall).
+    waiting: usize,
+}
+
 /// Runs `work` over `inputs` on `jobs` threads and feeds the results to `sink` in input order.
 /// Stops early, returning the error, when `sink` fails (a broken pipe, say).
-pub fn run_in_order<T, R, E>(
+pub fn run_in_order<T, R, E, S>(
     jobs: usize,
     inputs: impl Iterator<Item = T> + Send,
     work: impl Fn(T) -> R + Sync,
-    mut sink: impl FnMut(R) -> Result<(), E>,
+    sink: S,
 ) -> Result<(), E>
 where
     T: Send,
     R: Send,
+    E: Send,
+    S: FnMut(R) -> Result<(), E> + Send,
 {
-    let jobs = jobs.max(1);
+    let input = Mutex::new(inputs.enumerate());
+    let output = Mutex::new(Output { next: 0, pending: BTreeMap::new(), sink, error: None, waiting: 0 });
+    let room = Condvar::new();
     let stop = AtomicBool::new(false);
-    thread::scope(|scope| {
-        let (ticket_tx, ticket_rx) = sync_channel::<()>(WINDOW);
-        for _ in 0..WINDOW {
-            ticket_tx.send(()).expect("window fits the channel");
-        }
-        let (task_tx, task_rx) = sync_channel::<(usize, T)>(jobs * 2);
-        let task_rx = Arc::new(Mutex::new(task_rx));
-        let (result_tx, result_rx) = channel::<(usize, R)>();
-
-        scope.spawn(move || {
-            for (index, input) in inputs.enumerate() {
-                if ticket_rx.recv().is_err() || task_tx.send((index, input)).is_err() {
+    let worker = || {
+        while !stop.load(Ordering::Relaxed) {
+            let Some((index, item)) = input.lock().expect("no panic while held").next() else { return };
+            {
+                let mut out = output.lock().expect("no panic while held");
+                while index >= out.next + WINDOW && !stop.load(Ordering::Relaxed) {
+                    out.waiting += 1;
+                    out = room.wait(out).expect("no panic while held");
+                    out.waiting -= 1;
+                }
+            }
+            let result = work(item);
+            let mut out = output.lock().expect("no panic while held");
+            out.pending.insert(index, result);
+            let before = out.next;
+            while let Some(result) = {
+                let next = out.next;
+                out.pending.remove(&next)
+            } {
+                out.next += 1;
+                if let Err(e) = (out.sink)(result) {
+                    out.error = Some(e);
+                    stop.store(true, Ordering::Relaxed);
+                    room.notify_all();
                     return;
                 }
             }
-        });
-        for _ in 0..jobs {
-            let task_rx = Arc::clone(&task_rx);
-            let result_tx = result_tx.clone();
-            let (work, stop) = (&work, &stop);
-            scope.spawn(move || {
-                loop {
-                    let next = task_rx.lock().expect("no worker panics holding it").recv();
-                    let Ok((index, input)) = next else { return };
-                    if stop.load(Ordering::Relaxed) || result_tx.send((index, work(input))).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        drop(result_tx);
-
-        let mut pending = BTreeMap::new();
-        let mut next = 0;
-        let mut outcome = Ok(());
-        'results: for (index, result) in result_rx.iter() {
-            pending.insert(index, result);
-            while let Some(result) = pending.remove(&next) {
-                next += 1;
-                if let Err(e) = sink(result) {
-                    outcome = Err(e);
-                    break 'results;
-                }
-                let _ = ticket_tx.send(());
+            if out.next != before && out.waiting > 0 {
+                room.notify_all();
             }
         }
-        // Unblock and end every thread before the scope joins them.
-        stop.store(true, Ordering::Relaxed);
-        drop(ticket_tx);
-        drop(result_rx);
-        outcome
-    })
+    };
+    thread::scope(|scope| {
+        for _ in 1..jobs.max(1) {
+            scope.spawn(worker);
+        }
+        worker();
+    });
+    match output.into_inner().expect("no panic while held").error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -104,10 +107,15 @@ mod tests {
     #[test]
     fn a_failing_sink_stops_the_run() {
         let mut count = 0;
-        let result = run_in_order(4, 0..1_000_000u64, |i| i, |_| {
-            count += 1;
-            if count == 10 { Err("closed") } else { Ok(()) }
-        });
+        let result = run_in_order(
+            4,
+            0..1_000_000u64,
+            |i| i,
+            |_| {
+                count += 1;
+                if count == 10 { Err("closed") } else { Ok(()) }
+            },
+        );
         assert_eq!(result, Err("closed"));
         assert_eq!(count, 10);
     }
@@ -120,11 +128,16 @@ mod tests {
             produced.fetch_add(1, Ordering::SeqCst);
         });
         let produced_ref = &produced;
-        run_in_order(2, inputs, |i| i, |i| {
-            let ahead = produced_ref.load(Ordering::SeqCst) - i;
-            assert!(ahead <= WINDOW + 2, "producer ran {ahead} items ahead");
-            Ok::<_, ()>(())
-        })
+        run_in_order(
+            2,
+            inputs,
+            |i| i,
+            |i| {
+                let ahead = produced_ref.load(Ordering::SeqCst) - i;
+                assert!(ahead <= WINDOW + 2, "producer ran {ahead} items ahead");
+                Ok::<_, ()>(())
+            },
+        )
         .unwrap();
     }
 }

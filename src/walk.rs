@@ -88,9 +88,10 @@ impl Walk {
                 let is_link = fs::symlink_metadata(root).map(|m| m.file_type().is_symlink()).unwrap_or(false);
                 walk.queued.push(if is_link { Event::Symlink(path) } else { Event::File(path) });
             }
-            Ok(meta) => walk
-                .queued
-                .push(Event::Skipped(root.to_path_buf(), format!("not listed: {}", kind_name(meta.file_type())))),
+            Ok(meta) => walk.queued.push(Event::Skipped(
+                root.to_path_buf(),
+                format!("not listed: {}", kind_name(meta.file_type())),
+            )),
         }
         walk
     }
@@ -143,13 +144,16 @@ impl Walk {
         if file_type.is_symlink() {
             return Some(match fs::metadata(&path) {
                 Ok(target) if target.is_file() => Event::Symlink(path),
-                Ok(target) => {
-                    Event::Skipped(path, format!("not listed: symlink to a {}", kind_name(target.file_type())))
-                }
+                Ok(target) => Event::Skipped(
+                    path,
+                    format!("not listed: symlink to a {}", kind_name(target.file_type())),
+                ),
                 Err(err) if err.kind() == io::ErrorKind::NotFound => {
                     Event::Skipped(path, "not listed: dangling symlink".into())
                 }
-                Err(err) => Event::Skipped(path, format!("not listed: symlink: {}", crate::error::io_reason(&err))),
+                Err(err) => {
+                    Event::Skipped(path, format!("not listed: symlink: {}", crate::error::io_reason(&err)))
+                }
             });
         }
         Some(Event::Skipped(path, format!("not listed: {}", kind_name(file_type))))

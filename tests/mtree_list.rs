@@ -98,13 +98,31 @@ fn symlinks_to_files_are_listed_and_everything_else_is_named() {
 #[test]
 fn exclude_matches_base_names_and_slash_patterns_as_rsync_does() {
     let env = Env::new();
-    for f in ["src/BLAKE3SUMS", "src/keep.fq", "src/x.tmp", "src/run/x.tmp", "src/run/BLAKE3SUMS", "src/run/sub/a.fq",
-        "src/cache/big", "src/sub/a.fq", "src/sub/b.txt"] {
+    for f in [
+        "src/BLAKE3SUMS",
+        "src/keep.fq",
+        "src/x.tmp",
+        "src/run/x.tmp",
+        "src/run/BLAKE3SUMS",
+        "src/run/sub/a.fq",
+        "src/cache/big",
+        "src/sub/a.fq",
+        "src/sub/b.txt",
+    ] {
         env.write(f, "x");
     }
     let out = run(
-        env.tool("mtree-list").args(["--exclude", "*.tmp", "--exclude", "/BLAKE3SUMS", "--exclude", "cache/",
-            "--exclude", "sub/*.fq", "src"]),
+        env.tool("mtree-list").args([
+            "--exclude",
+            "*.tmp",
+            "--exclude",
+            "/BLAKE3SUMS",
+            "--exclude",
+            "cache/",
+            "--exclude",
+            "sub/*.fq",
+            "src",
+        ]),
         "",
     );
     assert_eq!((out.status, out.stderr.as_str()), (0, ""));
@@ -167,13 +185,8 @@ fn broken_pipe_ends_quietly_with_status_0() {
     for i in 0..3000 {
         env.write(format!("src/{i:05}-a-rather-long-file-name-to-fill-the-pipe-buffer"), "");
     }
-    let mut child = env
-        .tool("mtree-list")
-        .arg("src")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        env.tool("mtree-list").arg("src").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut first = [0u8; 10];
     child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
     drop(child.stdout.take());

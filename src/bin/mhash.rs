@@ -65,8 +65,8 @@ fn main() -> ExitCode {
         progress: &progress,
         count_total: mode == Mode::Bar,
     };
-    let stdout = io::stdout().lock();
-    let mut out = BufWriter::with_capacity(64 * 1024, stdout);
+    // Not locked once: the worker that completes the oldest file writes it, from any thread.
+    let mut out = BufWriter::with_capacity(64 * 1024, io::stdout());
     let mut err = io::stderr();
     let result = if cli.files.is_empty() {
         let records = RecordReader::new(io::stdin(), cli.null).map(|r| r.map(|r| r.bytes));

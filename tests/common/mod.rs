@@ -96,9 +96,8 @@ pub fn tool_path(name: &str) -> PathBuf {
 
 /// The path of a peer program; fails (not skips) when CI is set and it is missing.
 pub fn peer(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file())
-    });
+    let found = std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file()));
     if found.is_none() {
         assert!(std::env::var_os("CI").is_none(), "{name} is required in CI (see .ci/run)");
         eprintln!("skipping: {name} not installed");
@@ -150,7 +149,9 @@ pub fn run(cmd: &mut Command, stdin: impl AsRef<[u8]>) -> Output {
     };
     writer.join().unwrap();
     Output {
-        status: status.code().unwrap_or(128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)),
+        status: status
+            .code()
+            .unwrap_or(128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)),
         stdout: out_reader.join().unwrap(),
         stderr: String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned(),
     }
