@@ -51,6 +51,10 @@ impl Exclude {
         Ok(Exclude { base: [build(b0)?, build(b1)?], name: [build(n0)?, build(n1)?] })
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.base.iter().chain(&self.name).all(GlobSet::is_empty)
+    }
+
     /// True when the entry `name` (relative to the root), whose last component is `base`,
     /// is excluded.
     pub fn matches(&self, name: &Path, base: &OsStr, is_dir: bool) -> bool {

@@ -3,12 +3,14 @@
 //!
 //! Paths come out with the root marker: walking `SRC` yields `SRC/./rel/path`.
 
-use std::ffi::OsString;
-use std::fs::{self, FileType};
+use std::ffi::{CStr, CString, OsStr};
+use std::fs;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use crate::error::io_reason;
 use crate::exclude::Exclude;
 use crate::source::kind_name;
 
@@ -36,10 +38,64 @@ pub enum Event {
     Error(PathBuf, io::Error),
 }
 
+/// An entry's type as `readdir` tells it (`d_type`), so that no entry needs a `stat`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Special(&'static str),
+    /// DT_UNKNOWN: the filesystem does not say; ask `lstat`.
+    Unknown,
+}
+
+impl Kind {
+    fn from_d_type(d_type: u8) -> Kind {
+        match d_type {
+            libc::DT_REG => Kind::File,
+            libc::DT_DIR => Kind::Dir,
+            libc::DT_LNK => Kind::Symlink,
+            libc::DT_FIFO => Kind::Special("fifo"),
+            libc::DT_SOCK => Kind::Special("socket"),
+            libc::DT_CHR => Kind::Special("character device"),
+            libc::DT_BLK => Kind::Special("block device"),
+            _ => Kind::Unknown,
+        }
+    }
+
+    fn from_metadata(meta: &fs::Metadata) -> Kind {
+        let ft = meta.file_type();
+        if ft.is_file() {
+            Kind::File
+        } else if ft.is_dir() {
+            Kind::Dir
+        } else if ft.is_symlink() {
+            Kind::Symlink
+        } else {
+            Kind::Special(kind_name(ft))
+        }
+    }
+}
+
+/// One directory's entries, sorted by name bytes. The names share one buffer: a tree of
+/// millions of files costs no allocation per entry.
+struct Listing {
+    names: Vec<u8>,
+    entries: Vec<(usize, usize, Kind)>,
+}
+
+impl Listing {
+    fn name(&self, i: usize) -> &OsStr {
+        let (start, len, _) = self.entries[i];
+        OsStr::from_bytes(&self.names[start..start + len])
+    }
+}
+
 struct Frame {
     dir: PathBuf,
-    /// Sorted entries still to visit, in reverse so `pop` takes the next.
-    entries: Vec<(OsString, Option<FileType>)>,
+    listing: Listing,
+    /// Index of the next entry to visit.
+    next: usize,
 }
 
 /// The walk of one root; an iterator of [`Event`]s.
@@ -49,127 +105,149 @@ pub struct Walk {
     prefix_len: usize,
     root_dev: u64,
     stack: Vec<Frame>,
-    /// Events due before the stack is consulted again (the root's own).
-    queued: Vec<Event>,
+    /// An event due before the stack is consulted again.
+    queued: Option<Event>,
 }
 
 /// `ROOT/.`: the root with trailing slashes dropped (`/` stays), then the marker.
 fn marked_root(root: &Path) -> PathBuf {
-    let bytes = root.as_os_str().as_encoded_bytes();
+    let bytes = root.as_os_str().as_bytes();
     let mut end = bytes.len();
     while end > 1 && bytes[end - 1] == b'/' {
         end -= 1;
     }
-    let trimmed = Path::new(os_str(&bytes[..end]));
-    trimmed.join(".")
-}
-
-fn os_str(bytes: &[u8]) -> &std::ffi::OsStr {
-    use std::os::unix::ffi::OsStrExt;
-    std::ffi::OsStr::from_bytes(bytes)
+    Path::new(OsStr::from_bytes(&bytes[..end])).join(".")
 }
 
 impl Walk {
     pub fn new(root: &Path, options: WalkOptions) -> Walk {
-        let mut walk = Walk { options, prefix_len: 0, root_dev: 0, stack: Vec::new(), queued: Vec::new() };
+        let mut walk = Walk { options, prefix_len: 0, root_dev: 0, stack: Vec::new(), queued: None };
         // The root is followed if it is a symlink, as `find -H` and `rsync SRC/` do.
-        match fs::metadata(root) {
-            Err(err) => walk.queued.push(Event::Error(root.to_path_buf(), err)),
+        walk.queued = match fs::metadata(root) {
+            Err(err) => Some(Event::Error(root.to_path_buf(), err)),
             Ok(meta) if meta.is_dir() => {
                 let marked = marked_root(root);
                 walk.prefix_len = marked.as_os_str().len();
                 walk.root_dev = meta.dev();
-                walk.enter(marked);
+                Some(walk.enter(marked))
             }
             Ok(meta) if meta.is_file() => {
                 // A file operand is named by its base name: `dir/file` -> `dir/./file`.
                 let parent = root.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
                 let path = marked_root(parent).join(root.file_name().unwrap_or(root.as_os_str()));
-                let is_link = fs::symlink_metadata(root).map(|m| m.file_type().is_symlink()).unwrap_or(false);
-                walk.queued.push(if is_link { Event::Symlink(path) } else { Event::File(path) });
+                let is_link = fs::symlink_metadata(root).is_ok_and(|m| m.file_type().is_symlink());
+                Some(if is_link { Event::Symlink(path) } else { Event::File(path) })
             }
-            Ok(meta) => walk.queued.push(Event::Skipped(
+            Ok(meta) => Some(Event::Skipped(
                 root.to_path_buf(),
                 format!("not listed: {}", kind_name(meta.file_type())),
             )),
-        }
+        };
         walk
     }
 
-    /// Reads a directory's entries and pushes its frame, or queues the error.
-    fn enter(&mut self, dir: PathBuf) {
+    /// Reads a directory and pushes its frame: `DirStart`, or the error reading it.
+    fn enter(&mut self, dir: PathBuf) -> Event {
         match read_sorted(&dir) {
-            Ok(entries) => {
-                self.queued.push(Event::DirStart(dir.clone()));
-                self.stack.push(Frame { dir, entries });
+            Ok(listing) => {
+                self.stack.push(Frame { dir: dir.clone(), listing, next: 0 });
+                Event::DirStart(dir)
             }
-            Err(err) => self.queued.push(Event::Error(dir, err)),
+            Err(err) => Event::Error(dir, err),
         }
     }
 
-    /// The path relative to the root marker: the name used for exclusion.
-    fn name_of<'a>(&self, path: &'a Path) -> &'a Path {
-        let bytes = path.as_os_str().as_encoded_bytes();
-        Path::new(os_str(bytes.get(self.prefix_len + 1..).unwrap_or_default()))
+    fn is_excluded(&self, path: &Path, base: &OsStr, kind: Kind) -> bool {
+        let bytes = path.as_os_str().as_bytes();
+        let name = Path::new(OsStr::from_bytes(bytes.get(self.prefix_len + 1..).unwrap_or_default()));
+        self.options.exclude.matches(name, base, kind == Kind::Dir)
     }
 
-    fn visit(&mut self, dir: &Path, base: OsString, file_type: Option<FileType>) -> Option<Event> {
-        let path = dir.join(&base);
-        let file_type = match file_type {
-            Some(t) => t,
-            None => match fs::symlink_metadata(&path) {
-                Ok(m) => m.file_type(),
+    /// The event for one entry of a directory, or `None` when it is excluded.
+    fn visit(&mut self, path: PathBuf, base_len: usize, kind: Kind) -> Option<Event> {
+        let kind = match kind {
+            Kind::Unknown => match fs::symlink_metadata(&path) {
+                Ok(meta) => Kind::from_metadata(&meta),
                 Err(err) => return Some(Event::Error(path, err)),
             },
+            known => known,
         };
-        if self.options.exclude.matches(self.name_of(&path), &base, file_type.is_dir()) {
-            return None;
-        }
-        if file_type.is_file() {
-            return Some(Event::File(path));
-        }
-        if file_type.is_dir() {
-            if self.options.one_file_system {
-                match fs::symlink_metadata(&path) {
-                    Ok(m) if m.dev() != self.root_dev => {
-                        return Some(Event::Skipped(path, "not descended: another filesystem (-x)".into()));
-                    }
-                    Ok(_) => {}
-                    Err(err) => return Some(Event::Error(path, err)),
-                }
+        if !self.options.exclude.is_empty() {
+            let bytes = path.as_os_str().as_bytes();
+            let base = OsStr::from_bytes(&bytes[bytes.len() - base_len..]);
+            if self.is_excluded(&path, base, kind) {
+                return None;
             }
-            self.enter(path);
-            return self.queued.pop();
         }
-        if file_type.is_symlink() {
-            return Some(match fs::metadata(&path) {
+        Some(match kind {
+            Kind::File => Event::File(path),
+            Kind::Dir => {
+                if self.options.one_file_system {
+                    match fs::symlink_metadata(&path) {
+                        Ok(m) if m.dev() != self.root_dev => {
+                            return Some(Event::Skipped(
+                                path,
+                                "not descended: another filesystem (-x)".into(),
+                            ));
+                        }
+                        Ok(_) => {}
+                        Err(err) => return Some(Event::Error(path, err)),
+                    }
+                }
+                self.enter(path)
+            }
+            Kind::Symlink => match fs::metadata(&path) {
                 Ok(target) if target.is_file() => Event::Symlink(path),
-                Ok(target) => Event::Skipped(
-                    path,
-                    format!("not listed: symlink to a {}", kind_name(target.file_type())),
-                ),
+                Ok(target) => {
+                    let why = format!("not listed: symlink to a {}", kind_name(target.file_type()));
+                    Event::Skipped(path, why)
+                }
                 Err(err) if err.kind() == io::ErrorKind::NotFound => {
                     Event::Skipped(path, "not listed: dangling symlink".into())
                 }
-                Err(err) => {
-                    Event::Skipped(path, format!("not listed: symlink: {}", crate::error::io_reason(&err)))
-                }
-            });
-        }
-        Some(Event::Skipped(path, format!("not listed: {}", kind_name(file_type))))
+                Err(err) => Event::Skipped(path, format!("not listed: symlink: {}", io_reason(&err))),
+            },
+            Kind::Special(what) => Event::Skipped(path, format!("not listed: {what}")),
+            Kind::Unknown => unreachable!("resolved above"),
+        })
     }
 }
 
-/// A directory's entries sorted by name bytes, reversed for popping.
-fn read_sorted(dir: &Path) -> io::Result<Vec<(OsString, Option<FileType>)>> {
-    let mut entries = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        // d_type from readdir spares a stat per entry; None means ask lstat later.
-        entries.push((entry.file_name(), entry.file_type().ok()));
+/// Reads a directory with `readdir`, keeping `d_type`, and sorts the entries by name bytes.
+fn read_sorted(dir: &Path) -> io::Result<Listing> {
+    let c_dir = CString::new(dir.as_os_str().as_bytes())?;
+    // SAFETY: c_dir is a valid C string; the stream is closed below on every path.
+    let stream = unsafe { libc::opendir(c_dir.as_ptr()) };
+    if stream.is_null() {
+        return Err(io::Error::last_os_error());
     }
-    entries.sort_unstable_by(|a, b| b.0.cmp(&a.0));
-    Ok(entries)
+    let mut listing = Listing { names: Vec::new(), entries: Vec::new() };
+    let result = loop {
+        // SAFETY: errno is thread-local; readdir64 reads an open stream, and the entry it
+        // returns stays valid until the next call on that stream.
+        let entry = unsafe {
+            *libc::__errno_location() = 0;
+            libc::readdir64(stream)
+        };
+        if entry.is_null() {
+            let err = io::Error::last_os_error();
+            break if err.raw_os_error() == Some(0) { Ok(()) } else { Err(err) };
+        }
+        // SAFETY: see above.
+        let (name, d_type) =
+            unsafe { (CStr::from_ptr((*entry).d_name.as_ptr()).to_bytes(), (*entry).d_type) };
+        if name == b"." || name == b".." {
+            continue;
+        }
+        listing.entries.push((listing.names.len(), name.len(), Kind::from_d_type(d_type)));
+        listing.names.extend_from_slice(name);
+    };
+    // SAFETY: the stream came from opendir and is closed once.
+    unsafe { libc::closedir(stream) };
+    result?;
+    let names = &listing.names;
+    listing.entries.sort_unstable_by(|a, b| names[a.0..a.0 + a.1].cmp(&names[b.0..b.0 + b.1]));
+    Ok(listing)
 }
 
 impl Iterator for Walk {
@@ -177,22 +255,34 @@ impl Iterator for Walk {
 
     fn next(&mut self) -> Option<Event> {
         loop {
-            if let Some(event) = self.queued.pop() {
+            if let Some(event) = self.queued.take() {
                 return Some(event);
             }
             let frame = self.stack.last_mut()?;
-            match frame.entries.pop() {
-                Some((base, file_type)) => {
-                    let dir = frame.dir.clone();
-                    if let Some(event) = self.visit(&dir, base, file_type) {
-                        return Some(event);
-                    }
-                }
-                None => {
-                    let frame = self.stack.pop().expect("last_mut was Some");
-                    return Some(Event::DirEnd(frame.dir));
-                }
+            if frame.next == frame.listing.entries.len() {
+                let frame = self.stack.pop().expect("last_mut was Some");
+                return Some(Event::DirEnd(frame.dir));
+            }
+            let i = frame.next;
+            frame.next += 1;
+            let base = frame.listing.name(i);
+            let path = frame.dir.join(base);
+            let (base_len, kind) = (base.len(), frame.listing.entries[i].2);
+            if let Some(event) = self.visit(path, base_len, kind) {
+                return Some(event);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_marker_keeps_a_lone_slash() {
+        assert_eq!(marked_root(Path::new("/")), Path::new("/."));
+        assert_eq!(marked_root(Path::new("src///")), Path::new("src/."));
+        assert_eq!(marked_root(Path::new(".")), Path::new("./."));
     }
 }
