@@ -4,6 +4,7 @@
 //! modules, one concept each.
 
 pub mod cli;
+pub mod disk_read;
 pub mod error;
 pub mod exclude;
 pub mod hash;
@@ -16,4 +17,5 @@ pub mod progress;
 pub mod records;
 pub mod source;
 pub mod status;
+pub mod verify;
 pub mod walk;

@@ -2,8 +2,15 @@
 //!
 //! A name containing `\`, newline or carriage return is escaped (`\\`, `\n`, `\r`) and its line
 //! starts with `\` (the coreutils and b3sum rule). With `-z` records end in NUL, unescaped.
+//!
+//! The reader also takes what the peers write: the `*` binary marker, tagged lines
+//! (`BLAKE3 (name) = hex`), CRLF endings, blank lines and `#` comments, gzip compression.
 
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::Path;
+
+use crate::hash::Algo;
 
 /// Writes one manifest entry.
 pub fn write_entry(out: &mut impl Write, hex: &str, name: &[u8], zero: bool) -> io::Result<()> {
@@ -23,6 +30,20 @@ pub fn write_entry(out: &mut impl Write, hex: &str, name: &[u8], zero: bool) -> 
         out.write_all(b"  ")?;
         out.write_all(name)?;
     }
+    out.write_all(b"\n")
+}
+
+/// Writes `name: STATUS` as `sha256sum -c` does: a name that needs escaping is escaped and the
+/// line starts with `\`.
+pub fn write_status(out: &mut impl Write, name: &[u8], status: &str) -> io::Result<()> {
+    if needs_escape(name) {
+        out.write_all(b"\\")?;
+        write_escaped(out, name)?;
+    } else {
+        out.write_all(name)?;
+    }
+    out.write_all(b": ")?;
+    out.write_all(status.as_bytes())?;
     out.write_all(b"\n")
 }
 
@@ -55,6 +76,186 @@ pub fn to_hex(bytes: &[u8]) -> String {
     hex
 }
 
+/// One manifest entry as read.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Lowercase hex digest.
+    pub hex: String,
+    /// The name, unescaped: raw path bytes relative to the destination.
+    pub name: Vec<u8>,
+    /// The algorithm a tagged line names for itself.
+    pub tag: Option<Algo>,
+}
+
+/// Parses one line (without its terminator): `Ok(None)` for a blank line or a `#` comment,
+/// `Err(reason)` for a malformed one. With `zero`, records are NUL-terminated and unescaped.
+pub fn parse_line(line: &[u8], zero: bool) -> Result<Option<Entry>, &'static str> {
+    let line = if zero { line } else { line.strip_suffix(b"\r").unwrap_or(line) };
+    if line.iter().all(u8::is_ascii_whitespace) || line.starts_with(b"#") {
+        return Ok(None);
+    }
+    let (escaped, line) = match line.strip_prefix(b"\\") {
+        Some(rest) if !zero => (true, rest),
+        _ => (false, line),
+    };
+    let (hex, raw_name, tag) = match split_tagged(line)? {
+        Some(tagged) => tagged,
+        None => split_plain(line)?,
+    };
+    let name = if escaped { unescape(raw_name)? } else { raw_name.to_vec() };
+    if name.is_empty() {
+        return Err("empty file name");
+    }
+    if memchr::memchr(0, &name).is_some() {
+        return Err("NUL byte in file name");
+    }
+    Ok(Some(Entry { hex: parse_hex(hex)?, name, tag }))
+}
+
+/// `BLAKE3 (name) = hex` or `SHA256 (name) = hex`, as `b3sum --tag` and `sha256sum --tag` write.
+fn split_tagged(line: &[u8]) -> Result<Option<(&[u8], &[u8], Option<Algo>)>, &'static str> {
+    let (algo, rest) = if let Some(rest) = line.strip_prefix(b"BLAKE3 (") {
+        (Algo::Blake3, rest)
+    } else if let Some(rest) = line.strip_prefix(b"SHA256 (") {
+        (Algo::Sha256, rest)
+    } else {
+        return Ok(None);
+    };
+    // The name may itself contain ") = ": the digest follows the last one.
+    let split = memchr::memmem::rfind(rest, b") = ").ok_or("tagged line without ') = '")?;
+    Ok(Some((&rest[split + 4..], &rest[..split], Some(algo))))
+}
+
+/// `hex  name` (text mode) or `hex *name` (binary marker).
+fn split_plain(line: &[u8]) -> Result<(&[u8], &[u8], Option<Algo>), &'static str> {
+    let space = memchr::memchr(b' ', line).ok_or("no '  ' between checksum and name")?;
+    let name = match line.get(space + 1) {
+        Some(b' ') | Some(b'*') => &line[space + 2..],
+        _ => return Err("no '  ' between checksum and name"),
+    };
+    Ok((&line[..space], name, None))
+}
+
+fn parse_hex(hex: &[u8]) -> Result<String, &'static str> {
+    if hex.len() != 64 {
+        return Err("checksum is not 64 hex digits");
+    }
+    if !hex.iter().all(u8::is_ascii_hexdigit) {
+        return Err("checksum has a non-hex character");
+    }
+    Ok(hex.to_ascii_lowercase().into_iter().map(char::from).collect())
+}
+
+fn unescape(name: &[u8]) -> Result<Vec<u8>, &'static str> {
+    let mut out = Vec::with_capacity(name.len());
+    let mut bytes = name.iter();
+    while let Some(&b) = bytes.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        out.push(match bytes.next() {
+            Some(b'\\') => b'\\',
+            Some(b'n') => b'\n',
+            Some(b'r') => b'\r',
+            _ => return Err("invalid backslash escape in file name"),
+        });
+    }
+    Ok(out)
+}
+
+/// The algorithm a manifest's file name implies: `SHA256SUMS` and `*.sha256` (also gzipped)
+/// mean SHA-256, anything else BLAKE3.
+pub fn algo_from_file_name(path: &Path) -> Option<Algo> {
+    let name = path.file_name()?.as_encoded_bytes();
+    let name = name.strip_suffix(b".gz").unwrap_or(name);
+    (name == b"SHA256SUMS" || name.ends_with(b".sha256")).then_some(Algo::Sha256)
+}
+
+/// Opens a manifest (`None` or `-`: stdin), decompressing it when it starts with the gzip magic.
+pub fn open_manifest(path: Option<&Path>) -> io::Result<Box<dyn BufRead + Send>> {
+    let raw: Box<dyn Read + Send> = match path {
+        None => Box::new(io::stdin()),
+        Some(p) if p.as_os_str() == "-" => Box::new(io::stdin()),
+        Some(p) => Box::new(File::open(p)?),
+    };
+    let mut reader = BufReader::with_capacity(256 * 1024, raw);
+    if reader.fill_buf()?.starts_with(&[0x1f, 0x8b]) {
+        let decoder = flate2::bufread::MultiGzDecoder::new(reader);
+        return Ok(Box::new(BufReader::with_capacity(256 * 1024, decoder)));
+    }
+    Ok(Box::new(reader))
+}
+
+/// Longest manifest line kept: a name is at most PATH_MAX (4096) bytes, doubled by escaping,
+/// plus a tag and a digest. A longer line is reported, and skipped without being buffered.
+pub const MAX_LINE: usize = 16 * 1024;
+
+/// Reads manifest lines with bounded memory: yields `(line number, Ok(bytes))`, or
+/// `Err(TooLong)` for a line over [`MAX_LINE`] (consumed, not kept).
+pub struct LineReader<R> {
+    inner: R,
+    terminator: u8,
+    number: u64,
+}
+
+#[derive(Debug)]
+pub enum LineError {
+    TooLong,
+    Io(io::Error),
+}
+
+impl<R: BufRead> LineReader<R> {
+    pub fn new(inner: R, zero: bool) -> Self {
+        LineReader { inner, terminator: if zero { 0 } else { b'\n' }, number: 0 }
+    }
+}
+
+impl<R: BufRead> Iterator for LineReader<R> {
+    type Item = (u64, Result<Vec<u8>, LineError>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut line = Vec::new();
+        let mut too_long = false;
+        let mut any = false;
+        loop {
+            let buf = match self.inner.fill_buf() {
+                Ok(buf) => buf,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.number += 1;
+                    return Some((self.number, Err(LineError::Io(e))));
+                }
+            };
+            if buf.is_empty() {
+                if !any {
+                    return None;
+                }
+                break;
+            }
+            any = true;
+            let (take, done) = match memchr::memchr(self.terminator, buf) {
+                Some(i) => (i, true),
+                None => (buf.len(), false),
+            };
+            if !too_long {
+                if line.len() + take > MAX_LINE {
+                    too_long = true;
+                    line = Vec::new();
+                } else {
+                    line.extend_from_slice(&buf[..take]);
+                }
+            }
+            self.inner.consume(if done { take + 1 } else { take });
+            if done {
+                break;
+            }
+        }
+        self.number += 1;
+        Some((self.number, if too_long { Err(LineError::TooLong) } else { Ok(line) }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +284,89 @@ mod tests {
     #[test]
     fn hex_is_lowercase() {
         assert_eq!(to_hex(&[0x00, 0xAB, 0xff]), "00abff");
+    }
+
+    const H: &str = "6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85";
+
+    fn parsed(line: &str) -> Result<Option<Entry>, &'static str> {
+        parse_line(line.as_bytes(), false)
+    }
+
+    fn ok(line: &str) -> (String, Vec<u8>, Option<Algo>) {
+        let e = parsed(line).unwrap().unwrap();
+        (e.hex, e.name, e.tag)
+    }
+
+    #[test]
+    fn reads_every_form_the_peers_write() {
+        let want = (H.to_string(), b"dir/a b".to_vec(), None);
+        assert_eq!(ok(&format!("{H}  dir/a b")), want);
+        assert_eq!(ok(&format!("{H} *dir/a b")), want);
+        assert_eq!(ok(&format!("{H}  dir/a b\r")), want);
+        assert_eq!(ok(&format!("{}  dir/a b", H.to_uppercase())), want);
+        assert_eq!(
+            ok(&format!("BLAKE3 (dir/a b) = {H}")),
+            (H.into(), b"dir/a b".to_vec(), Some(Algo::Blake3))
+        );
+        assert_eq!(ok(&format!("SHA256 (x) = y) = {H}")), (H.into(), b"x) = y".to_vec(), Some(Algo::Sha256)));
+        assert_eq!(ok(&format!("\\{H}  a\\\\b\\nc\\rd")), (H.into(), b"a\\b\nc\rd".to_vec(), None));
+        assert_eq!(ok(&format!("\\SHA256 (a\\nb) = {H}")), (H.into(), b"a\nb".to_vec(), Some(Algo::Sha256)));
+    }
+
+    #[test]
+    fn blank_and_comment_lines_are_skipped() {
+        assert_eq!(parsed(""), Ok(None));
+        assert_eq!(parsed("  \r"), Ok(None));
+        assert_eq!(parsed("# made by mhash"), Ok(None));
+    }
+
+    #[test]
+    fn zero_records_are_not_unescaped() {
+        let e = parse_line(format!("{H}  a\\nb\r").as_bytes(), true).unwrap().unwrap();
+        assert_eq!(e.name, b"a\\nb\r");
+    }
+
+    #[test]
+    fn malformed_lines_say_why() {
+        assert_eq!(parsed("abc  name"), Err("checksum is not 64 hex digits"));
+        assert_eq!(parsed(&format!("{}  name", "g".repeat(64))), Err("checksum has a non-hex character"));
+        assert_eq!(parsed(&format!("{H} name")), Err("no '  ' between checksum and name"));
+        assert_eq!(parsed(H), Err("no '  ' between checksum and name"));
+        assert_eq!(parsed(&format!("{H}  ")), Err("empty file name"));
+        assert_eq!(parsed(&format!("\\{H}  a\\tb")), Err("invalid backslash escape in file name"));
+        assert_eq!(parsed(&format!("BLAKE3 (a = {H}")), Err("tagged line without ') = '"));
+        assert_eq!(parse_line(format!("{H}  a\0b").as_bytes(), false), Err("NUL byte in file name"));
+    }
+
+    #[test]
+    fn writer_and_reader_round_trip() {
+        for name in [&b"plain"[..], b"a\\b", b"new\nline", b"cr\rx", b"\xff\xfe"] {
+            for zero in [false, true] {
+                let mut out = Vec::new();
+                write_entry(&mut out, H, name, zero).unwrap();
+                out.pop();
+                assert_eq!(parse_line(&out, zero).unwrap().unwrap().name, name);
+            }
+        }
+    }
+
+    #[test]
+    fn algo_follows_the_file_name() {
+        assert_eq!(algo_from_file_name(Path::new("/x/SHA256SUMS")), Some(Algo::Sha256));
+        assert_eq!(algo_from_file_name(Path::new("run.sha256.gz")), Some(Algo::Sha256));
+        assert_eq!(algo_from_file_name(Path::new("BLAKE3SUMS")), None);
+    }
+
+    #[test]
+    fn line_reader_bounds_memory_and_counts_lines() {
+        let mut input = b"a\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 10 * MAX_LINE));
+        input.extend_from_slice(b"\nb\r\nc");
+        let lines: Vec<_> = LineReader::new(&input[..], false).collect();
+        assert_eq!(lines.len(), 4);
+        assert!(matches!(&lines[0], (1, Ok(l)) if l == b"a"));
+        assert!(matches!(&lines[1], (2, Err(LineError::TooLong))));
+        assert!(matches!(&lines[2], (3, Ok(l)) if l == b"b\r"));
+        assert!(matches!(&lines[3], (4, Ok(l)) if l == b"c"));
     }
 }

@@ -12,13 +12,18 @@ use crate::error::Error;
 /// device can have effects (a tape rewinds); and again on the open descriptor, in case the
 /// path was replaced in between (`O_NONBLOCK` keeps that open from blocking on a FIFO).
 pub fn open_regular(path: &Path) -> Result<(File, Metadata), Error> {
+    open_regular_with(path, 0)
+}
+
+/// [`open_regular`] with extra `open(2)` flags (`O_DIRECT`, say).
+pub fn open_regular_with(path: &Path, flags: i32) -> Result<(File, Metadata), Error> {
     let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if !meta.is_file() {
         return Err(Error::NotRegular { path: path.into(), kind: kind_name(meta.file_type()) });
     }
     let file = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | flags)
         .open(path)
         .map_err(|e| Error::io(path, e))?;
     let meta = file.metadata().map_err(|e| Error::io(path, e))?;

@@ -1,0 +1,115 @@
+//! mcheck: verify a destination against a b3sum or sha256sum manifest, from the disk.
+
+use std::io::{self, BufWriter};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use mirror_tools::cli::{AlgoArgs, Blake3ThreadsArgs, JobsArgs, ProgressArgs};
+use mirror_tools::hash::Algo;
+use mirror_tools::manifest::{algo_from_file_name, open_manifest};
+use mirror_tools::progress::{Mode, Progress};
+use mirror_tools::status::finish;
+use mirror_tools::verify::Verify;
+
+/// Verify the files under DST against a manifest, reading the disk, not the page cache.
+///
+/// Reads MANIFEST (or stdin when it is absent or `-`; gzip-compressed is fine): lines as mhash,
+/// b3sum and sha256sum write them, plain, `*`-marked or tagged. Prints `name: OK`, `FAILED`,
+/// `FAILED open or read` or `MISSING` for each, then a summary on stderr. Names are opened
+/// under DST only; an absolute name or one with a `..` component is reported, never opened.
+#[derive(Parser, Debug)]
+#[command(name = "mcheck", version, after_long_help = EXAMPLES)]
+struct Cli {
+    /// The directory to verify
+    #[arg(value_name = "DST")]
+    dst: PathBuf,
+    /// The manifest [default: stdin]
+    #[arg(value_name = "MANIFEST")]
+    manifest: Option<PathBuf>,
+    /// Do not print OK lines
+    #[arg(short = 'q', long = "quiet")]
+    quiet: bool,
+    /// Print nothing: the exit status tells
+    #[arg(long = "status")]
+    status: bool,
+    /// Do not fail or report for files the manifest names that DST lacks
+    #[arg(long = "ignore-missing")]
+    ignore_missing: bool,
+    /// Also list files under DST that the manifest does not name (any makes the status 1)
+    #[arg(long = "extra")]
+    extra: bool,
+    /// Manifest records are NUL-terminated and unescaped (as written by mhash -z)
+    #[arg(short = 'z', long = "zero")]
+    zero: bool,
+    #[command(flatten)]
+    jobs: JobsArgs,
+    #[command(flatten)]
+    threads: Blake3ThreadsArgs,
+    #[command(flatten)]
+    algo: AlgoArgs,
+    #[command(flatten)]
+    progress: ProgressArgs,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  mcheck /data/run42 /mnt/usb/run42/BLAKE3SUMS
+  zcat manifest.gz | mcheck /data/run42
+  mcheck --quiet --extra /data/run42 SHA256SUMS";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let manifest_path = cli.manifest.filter(|p| p.as_os_str() != "-");
+    let label = manifest_path.as_ref().map_or("-".to_string(), |p| p.display().to_string());
+    let algo = cli
+        .algo
+        .algo
+        .or_else(|| manifest_path.as_deref().and_then(algo_from_file_name))
+        .unwrap_or(Algo::Blake3);
+    let manifest = match open_manifest(manifest_path.as_deref()) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("mcheck: {label}: {}", mirror_tools::error::io_reason(&e));
+            return ExitCode::from(2);
+        }
+    };
+    let threads = match cli.threads.threads() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("mcheck: cannot start threads: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mode = if cli.status { Mode::Off } else { cli.progress.mode() };
+    let progress = Progress::new("mcheck", mode);
+    let job = Verify {
+        dst: cli.dst,
+        label,
+        algo,
+        zero: cli.zero,
+        jobs: cli.jobs.count(),
+        threads,
+        quiet: cli.quiet,
+        status_only: cli.status,
+        ignore_missing: cli.ignore_missing,
+        extra: cli.extra,
+        manifest_file: manifest_path,
+        progress: &progress,
+        count_total: mode == Mode::Bar,
+    };
+    let mut out = BufWriter::with_capacity(64 * 1024, io::stdout());
+    let result = job.run(manifest, &mut out, &mut io::stderr());
+    progress.finish();
+    ExitCode::from(finish("mcheck", result) as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,300 @@
+//! mcheck's job: verify the files under a destination against a manifest, from the disk.
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::io::{self, BufRead, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::disk_read::hash_from_disk;
+use crate::error::{Error, display_bytes};
+use crate::hash::{Algo, Blake3Threads};
+use crate::manifest::{Entry, LineError, LineReader, parse_line, write_status};
+use crate::name::{name_of, unsafe_reason};
+use crate::ordered::run_in_order;
+use crate::progress::Progress;
+use crate::status::Status;
+use crate::walk::{Event, Walk, WalkOptions};
+
+/// Malformed lines reported one by one; past this, only counted (binary junk has millions).
+const MALFORMED_REPORTED: u64 = 20;
+
+pub struct Verify<'a> {
+    pub dst: PathBuf,
+    /// The manifest as named in messages (`-` for stdin).
+    pub label: String,
+    /// For lines without a tag.
+    pub algo: Algo,
+    pub zero: bool,
+    pub jobs: usize,
+    pub threads: Blake3Threads,
+    /// No `OK` lines.
+    pub quiet: bool,
+    /// No output at all: the exit status says it.
+    pub status_only: bool,
+    pub ignore_missing: bool,
+    /// Also list the files under DST that the manifest does not name.
+    pub extra: bool,
+    /// The manifest file itself, when it lies under DST: not an extra file.
+    pub manifest_file: Option<PathBuf>,
+    pub progress: &'a Progress,
+    pub count_total: bool,
+}
+
+/// What became of one manifest line.
+enum Outcome {
+    Skip,
+    Ok(Vec<u8>),
+    Failed(Vec<u8>),
+    Missing(Vec<u8>),
+    IgnoredMissing,
+    Unreadable(Vec<u8>, Error),
+    Malformed(u64, &'static str),
+    Unsafe(u64, Vec<u8>, &'static str),
+    ManifestError(io::Error),
+}
+
+#[derive(Default, Debug, PartialEq, Eq)]
+pub struct Summary {
+    pub checked: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub missing: u64,
+    pub unreadable: u64,
+    pub malformed: u64,
+    pub unsafe_names: u64,
+    pub extra: u64,
+}
+
+impl Summary {
+    pub fn status(&self) -> Status {
+        let mut status = Status::Ok;
+        if self.failed + self.missing + self.unreadable + self.extra > 0 {
+            status.raise(Status::Failed);
+        }
+        if self.malformed + self.unsafe_names > 0 {
+            status.raise(Status::Trouble);
+        }
+        status
+    }
+}
+
+impl Verify<'_> {
+    /// Checks every entry of `manifest` (in parallel, reported in manifest order) and writes
+    /// the `name: STATUS` lines to `out`, messages and the summary to `err`.
+    pub fn run(
+        &self,
+        manifest: impl BufRead + Send,
+        out: &mut (impl Write + Send),
+        err: &mut (impl Write + Send),
+    ) -> io::Result<Status> {
+        let dst_meta = std::fs::metadata(&self.dst);
+        if !dst_meta.as_ref().is_ok_and(|m| m.is_dir()) {
+            let why = match dst_meta {
+                Err(e) => crate::error::io_reason(&e),
+                Ok(_) => "not a directory".into(),
+            };
+            writeln!(err, "mcheck: {}: {why}", display_bytes(self.dst.as_os_str().as_bytes()))?;
+            return Ok(Status::Trouble);
+        }
+        let mut summary = Summary::default();
+        let mut seen = self.extra.then(HashSet::<u128>::new);
+        let mut entries = 0u64;
+        let mut fatal = None;
+        let lines = LineReader::new(manifest, self.zero).map(|(number, line)| {
+            let parsed = match line {
+                Ok(line) => parse_line(&line, self.zero).map_err(|reason| (number, reason)).map_err(Ok),
+                Err(LineError::TooLong) => Err(Ok((number, "line too long"))),
+                Err(LineError::Io(e)) => Err(Err(e)),
+            };
+            if let (true, Ok(Some(entry))) = (self.count_total, &parsed)
+                && let Ok(meta) = std::fs::metadata(self.dst.join(OsStr::from_bytes(&entry.name)))
+            {
+                self.progress.add_total(meta.len());
+            }
+            (number, parsed)
+        });
+        let work = |(number, parsed)| self.check(number, parsed);
+        run_in_order(self.jobs, lines, work, |outcome| -> io::Result<()> {
+            let print = !self.status_only;
+            match outcome {
+                Outcome::Skip => {}
+                Outcome::Ok(name) => {
+                    entries += 1;
+                    summary.checked += 1;
+                    summary.ok += 1;
+                    if let Some(seen) = &mut seen {
+                        seen.insert(fingerprint(&name));
+                    }
+                    if print && !self.quiet {
+                        write_status(out, &name, "OK")?;
+                    }
+                }
+                Outcome::Failed(name) => {
+                    entries += 1;
+                    summary.checked += 1;
+                    summary.failed += 1;
+                    if let Some(seen) = &mut seen {
+                        seen.insert(fingerprint(&name));
+                    }
+                    if print {
+                        write_status(out, &name, "FAILED")?;
+                    }
+                }
+                Outcome::Missing(name) => {
+                    entries += 1;
+                    summary.checked += 1;
+                    summary.missing += 1;
+                    if print {
+                        write_status(out, &name, "MISSING")?;
+                    }
+                }
+                Outcome::IgnoredMissing => entries += 1,
+                Outcome::Unreadable(name, e) => {
+                    entries += 1;
+                    summary.checked += 1;
+                    summary.unreadable += 1;
+                    if let Some(seen) = &mut seen {
+                        seen.insert(fingerprint(&name));
+                    }
+                    if print {
+                        writeln!(err, "mcheck: {e}")?;
+                        write_status(out, &name, "FAILED open or read")?;
+                    }
+                }
+                Outcome::Malformed(number, reason) => {
+                    summary.malformed += 1;
+                    if print && summary.malformed <= MALFORMED_REPORTED {
+                        writeln!(err, "mcheck: {}:{number}: {reason}", self.label)?;
+                    }
+                }
+                Outcome::Unsafe(number, name, reason) => {
+                    entries += 1;
+                    summary.unsafe_names += 1;
+                    if print {
+                        writeln!(
+                            err,
+                            "mcheck: {}:{number}: {}: {reason}, not opened",
+                            self.label,
+                            display_bytes(&name)
+                        )?;
+                    }
+                }
+                Outcome::ManifestError(e) => fatal = Some(e),
+            }
+            Ok(())
+        })?;
+        if let Some(e) = fatal {
+            writeln!(err, "mcheck: {}: {}", self.label, crate::error::io_reason(&e))?;
+            return Ok(Status::Trouble);
+        }
+        if let Some(seen) = &seen {
+            summary.extra = self.list_extra(seen, out, err)?;
+        }
+        out.flush()?;
+        let mut status = summary.status();
+        if entries == 0 {
+            // Nothing at all was verified: that is never a success.
+            writeln!(err, "mcheck: {}: no checksum lines found: nothing was verified", self.label)?;
+            status.raise(Status::Trouble);
+        }
+        if !self.status_only {
+            if summary.malformed > MALFORMED_REPORTED {
+                writeln!(
+                    err,
+                    "mcheck: {}: {} more malformed lines",
+                    self.label,
+                    summary.malformed - MALFORMED_REPORTED
+                )?;
+            }
+            writeln!(err, "mcheck: {}", summary_line(&summary))?;
+        }
+        Ok(status)
+    }
+
+    fn check(&self, number: u64, parsed: Result<Option<Entry>, io::Result<(u64, &'static str)>>) -> Outcome {
+        let entry = match parsed {
+            Ok(None) => return Outcome::Skip,
+            Ok(Some(entry)) => entry,
+            Err(Ok((number, reason))) => return Outcome::Malformed(number, reason),
+            Err(Err(e)) => return Outcome::ManifestError(e),
+        };
+        if let Some(reason) = unsafe_reason(&entry.name) {
+            return Outcome::Unsafe(number, entry.name, reason);
+        }
+        let path = self.dst.join(OsStr::from_bytes(&entry.name));
+        self.progress.start_file(&entry.name);
+        let result = hash_from_disk(&path, entry.tag.unwrap_or(self.algo), &self.threads, &|n| {
+            self.progress.add_bytes(n)
+        });
+        self.progress.finish_file();
+        match result {
+            Ok((hex, _)) if hex == entry.hex => Outcome::Ok(entry.name),
+            Ok(_) => Outcome::Failed(entry.name),
+            Err(Error::Io { source, .. })
+                if matches!(source.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) =>
+            {
+                if self.ignore_missing { Outcome::IgnoredMissing } else { Outcome::Missing(entry.name) }
+            }
+            Err(e) => Outcome::Unreadable(entry.name, e),
+        }
+    }
+
+    /// Walks DST and lists the files the manifest does not name, as `name: EXTRA`.
+    fn list_extra(
+        &self,
+        seen: &HashSet<u128>,
+        out: &mut impl Write,
+        err: &mut impl Write,
+    ) -> io::Result<u64> {
+        let manifest_id = self.manifest_file.as_deref().and_then(file_id);
+        let mut extra = 0;
+        for event in Walk::new(&self.dst, WalkOptions::default()) {
+            let path = match event {
+                Event::File(path) | Event::Symlink(path) => path,
+                Event::Error(path, e) => {
+                    writeln!(err, "mcheck: {}: {}", display_bytes(path.as_os_str().as_bytes()), e)?;
+                    continue;
+                }
+                _ => continue,
+            };
+            let name = name_of(path.as_os_str().as_bytes());
+            if seen.contains(&fingerprint(name)) || (manifest_id.is_some() && file_id(&path) == manifest_id) {
+                continue;
+            }
+            extra += 1;
+            if !self.status_only {
+                write_status(out, name, "EXTRA")?;
+            }
+        }
+        Ok(extra)
+    }
+}
+
+/// 128 bits of a name's BLAKE3: `--extra` keeps 16 bytes per entry, not the names.
+fn fingerprint(name: &[u8]) -> u128 {
+    let hash = blake3::hash(name);
+    u128::from_le_bytes(hash.as_bytes()[..16].try_into().expect("16 bytes"))
+}
+
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+pub fn summary_line(s: &Summary) -> String {
+    let mut line = format!(
+        "{} checked: {} OK, {} FAILED, {} MISSING, {} unreadable",
+        s.checked, s.ok, s.failed, s.missing, s.unreadable
+    );
+    if s.malformed > 0 {
+        line += &format!(", {} malformed lines", s.malformed);
+    }
+    if s.unsafe_names > 0 {
+        line += &format!(", {} unsafe names", s.unsafe_names);
+    }
+    if s.extra > 0 {
+        line += &format!(", {} EXTRA", s.extra);
+    }
+    line
+}
