@@ -98,7 +98,7 @@ pub fn parse_line(line: &[u8], zero: bool) -> Result<Option<Entry>, &'static str
         Some(rest) if !zero => (true, rest),
         _ => (false, line),
     };
-    let (hex, raw_name, tag) = match split_tagged(line)? {
+    let Fields { hex, name: raw_name, tag } = match split_tagged(line)? {
         Some(tagged) => tagged,
         None => split_plain(line)?,
     };
@@ -112,8 +112,15 @@ pub fn parse_line(line: &[u8], zero: bool) -> Result<Option<Entry>, &'static str
     Ok(Some(Entry { hex: parse_hex(hex)?, name, tag }))
 }
 
+/// A line's fields before the name is unescaped and the digest checked.
+struct Fields<'a> {
+    hex: &'a [u8],
+    name: &'a [u8],
+    tag: Option<Algo>,
+}
+
 /// `BLAKE3 (name) = hex` or `SHA256 (name) = hex`, as `b3sum --tag` and `sha256sum --tag` write.
-fn split_tagged(line: &[u8]) -> Result<Option<(&[u8], &[u8], Option<Algo>)>, &'static str> {
+fn split_tagged(line: &[u8]) -> Result<Option<Fields<'_>>, &'static str> {
     let (algo, rest) = if let Some(rest) = line.strip_prefix(b"BLAKE3 (") {
         (Algo::Blake3, rest)
     } else if let Some(rest) = line.strip_prefix(b"SHA256 (") {
@@ -123,17 +130,17 @@ fn split_tagged(line: &[u8]) -> Result<Option<(&[u8], &[u8], Option<Algo>)>, &'s
     };
     // The name may itself contain ") = ": the digest follows the last one.
     let split = memchr::memmem::rfind(rest, b") = ").ok_or("tagged line without ') = '")?;
-    Ok(Some((&rest[split + 4..], &rest[..split], Some(algo))))
+    Ok(Some(Fields { hex: &rest[split + 4..], name: &rest[..split], tag: Some(algo) }))
 }
 
 /// `hex  name` (text mode) or `hex *name` (binary marker).
-fn split_plain(line: &[u8]) -> Result<(&[u8], &[u8], Option<Algo>), &'static str> {
+fn split_plain(line: &[u8]) -> Result<Fields<'_>, &'static str> {
     let space = memchr::memchr(b' ', line).ok_or("no '  ' between checksum and name")?;
     let name = match line.get(space + 1) {
         Some(b' ') | Some(b'*') => &line[space + 2..],
         _ => return Err("no '  ' between checksum and name"),
     };
-    Ok((&line[..space], name, None))
+    Ok(Fields { hex: &line[..space], name, tag: None })
 }
 
 fn parse_hex(hex: &[u8]) -> Result<String, &'static str> {

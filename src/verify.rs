@@ -41,6 +41,9 @@ pub struct Verify<'a> {
     pub count_total: bool,
 }
 
+/// A manifest line as parsed: blank, an entry, malformed (line number and why), or a read error.
+type Parsed = Result<Option<Entry>, io::Result<(u64, &'static str)>>;
+
 /// What became of one manifest line.
 enum Outcome {
     Skip,
@@ -212,7 +215,7 @@ impl Verify<'_> {
         Ok(status)
     }
 
-    fn check(&self, number: u64, parsed: Result<Option<Entry>, io::Result<(u64, &'static str)>>) -> Outcome {
+    fn check(&self, number: u64, parsed: Parsed) -> Outcome {
         let entry = match parsed {
             Ok(None) => return Outcome::Skip,
             Ok(Some(entry)) => entry,
