@@ -90,6 +90,7 @@ pub fn tool_path(name: &str) -> PathBuf {
     match name {
         "mtree-list" => PathBuf::from(env!("CARGO_BIN_EXE_mtree-list")),
         "mhash" => PathBuf::from(env!("CARGO_BIN_EXE_mhash")),
+        "mcheck" => PathBuf::from(env!("CARGO_BIN_EXE_mcheck")),
         other => panic!("unknown tool {other}"),
     }
 }
@@ -175,4 +176,50 @@ pub fn records(out: &[u8], sep: u8) -> Vec<&[u8]> {
     let mut v: Vec<&[u8]> = out.split(|&b| b == sep).collect();
     assert_eq!(v.pop(), Some(&b""[..]), "output ends with a terminator");
     v
+}
+
+/// True when a test that needs root (mounts) can run; in CI it must.
+pub fn can_mount() -> bool {
+    if !is_root() {
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root");
+        eprintln!("skipping: needs root");
+        return false;
+    }
+    true
+}
+
+/// A filesystem mounted for one test, unmounted when dropped (even when the test fails).
+pub struct Mount {
+    pub dir: PathBuf,
+}
+
+impl Mount {
+    /// A tmpfs of `size` (as `mount -o size=`) at `dir`.
+    pub fn tmpfs(dir: PathBuf, size: &str) -> Mount {
+        fs::create_dir_all(&dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .status();
+        assert!(ok.unwrap().success(), "mount tmpfs");
+        Mount { dir }
+    }
+
+    /// A fresh ext4 filesystem (4 KiB blocks) in the image file `image` of `mib` MiB,
+    /// loop-mounted at `dir`.
+    pub fn ext4(image: &Path, mib: u64, dir: PathBuf) -> Mount {
+        fs::File::create(image).unwrap().set_len(mib << 20).unwrap();
+        let mkfs = Command::new("mkfs.ext4").args(["-q", "-F", "-b", "4096"]).arg(image).status();
+        assert!(mkfs.unwrap().success(), "mkfs.ext4");
+        fs::create_dir_all(&dir).unwrap();
+        let ok = Command::new("mount").args(["-o", "loop"]).arg(image).arg(&dir).status();
+        assert!(ok.unwrap().success(), "mount -o loop");
+        Mount { dir }
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.dir).status();
+    }
 }
