@@ -3,14 +3,20 @@
 //! The binaries in `src/bin/` only parse flags; every piece of logic lives in one of these
 //! modules, one concept each.
 
+pub mod at;
+pub mod cleanup;
 pub mod cli;
+pub mod copy;
+pub mod dest;
 pub mod disk_read;
 pub mod error;
 pub mod exclude;
+pub mod expect;
 pub mod hash;
 pub mod list_tree;
 pub mod make_manifest;
 pub mod manifest;
+pub mod mirror;
 pub mod name;
 pub mod ordered;
 pub mod progress;

@@ -9,6 +9,9 @@ use memchr::memmem;
 pub fn name_of(record: &[u8]) -> &[u8] {
     if let Some(i) = memmem::find(record, b"/./") {
         &record[i + 3..]
+    } else if record.ends_with(b"/.") || record == b"." {
+        // The marked root itself (`SRC/.`, as the walker names it): the empty name.
+        &[]
     } else if let Some(rest) = record.strip_prefix(b"./") {
         rest
     } else {
@@ -46,6 +49,8 @@ mod tests {
         assert_eq!(name_of(b"./src/./x"), b"x");
         assert_eq!(name_of(b"/mnt/usb/./run/./x"), b"run/./x");
         assert_eq!(name_of(b"/./x"), b"x");
+        assert_eq!(name_of(b"src/."), b"");
+        assert_eq!(name_of(b"/."), b"");
     }
 
     #[test]

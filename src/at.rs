@@ -1,0 +1,188 @@
+//! Directory-relative file operations (the `*at` system calls). Working from an open directory
+//! descriptor with `O_NOFOLLOW` is how mcopy never follows a symlink inside DST: a directory
+//! swapped for a link while it runs cannot redirect a write.
+
+use std::ffi::{CString, OsStr};
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+fn cstr(name: &[u8]) -> io::Result<CString> {
+    CString::new(name).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains a NUL byte"))
+}
+
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(ret) }
+}
+
+/// Opens a directory by path (the destination root: following a link there is the user's choice).
+pub fn open_dir(path: &Path) -> io::Result<OwnedFd> {
+    let c = cstr(path.as_os_str().as_bytes())?;
+    // SAFETY: valid C string; the returned descriptor is owned.
+    let fd = check(unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) })?;
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Opens the directory `name` inside `dir`, refusing a symlink (ELOOP / ENOTDIR).
+pub fn open_subdir(dir: RawFd, name: &[u8]) -> io::Result<OwnedFd> {
+    let c = cstr(name)?;
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: valid descriptor and C string; the returned descriptor is owned.
+    let fd = check(unsafe { libc::openat(dir, c.as_ptr(), flags) })?;
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+pub fn mkdir(dir: RawFd, name: &[u8], mode: u32) -> io::Result<()> {
+    let c = cstr(name)?;
+    // SAFETY: valid descriptor and C string.
+    check(unsafe { libc::mkdirat(dir, c.as_ptr(), mode as libc::mode_t) }).map(drop)
+}
+
+/// Creates a new file for writing; fails if `name` exists (even as a dangling link).
+pub fn create_new(dir: RawFd, name: &[u8]) -> io::Result<File> {
+    let c = cstr(name)?;
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: valid descriptor and C string; the returned descriptor is owned.
+    let fd = check(unsafe { libc::openat(dir, c.as_ptr(), flags, 0o600 as libc::c_uint) })?;
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Opens an existing regular file under `dir` for reading, never through a symlink.
+pub fn open_read_nofollow(dir: RawFd, name: &[u8]) -> io::Result<File> {
+    let c = cstr(name)?;
+    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+    // SAFETY: valid descriptor and C string; the returned descriptor is owned.
+    let fd = check(unsafe { libc::openat(dir, c.as_ptr(), flags) })?;
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+pub fn symlink(target: &OsStr, dir: RawFd, name: &[u8]) -> io::Result<()> {
+    let (t, c) = (cstr(target.as_bytes())?, cstr(name)?);
+    // SAFETY: valid descriptor and C strings.
+    check(unsafe { libc::symlinkat(t.as_ptr(), dir, c.as_ptr()) }).map(drop)
+}
+
+pub fn rename(dir: RawFd, from: &[u8], to: &[u8]) -> io::Result<()> {
+    let (f, t) = (cstr(from)?, cstr(to)?);
+    // SAFETY: valid descriptor and C strings.
+    check(unsafe { libc::renameat(dir, f.as_ptr(), dir, t.as_ptr()) }).map(drop)
+}
+
+/// Removes a file (not a directory); a missing one is not an error.
+pub fn unlink(dir: RawFd, name: &[u8]) -> io::Result<()> {
+    let c = cstr(name)?;
+    // SAFETY: valid descriptor and C string.
+    match check(unsafe { libc::unlinkat(dir, c.as_ptr(), 0) }) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other.map(drop),
+    }
+}
+
+/// `lstat` of `name` inside `dir`; `None` when it does not exist.
+pub fn lstat(dir: RawFd, name: &[u8]) -> io::Result<Option<libc::stat>> {
+    let c = cstr(name)?;
+    // SAFETY: stat is plain data, filled on success.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    match check(unsafe { libc::fstatat(dir, c.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) }) {
+        Ok(_) => Ok(Some(st)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn readlink(dir: RawFd, name: &[u8]) -> io::Result<Vec<u8>> {
+    let c = cstr(name)?;
+    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
+    // SAFETY: buf is writable for its length.
+    let n = unsafe { libc::readlinkat(dir, c.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    buf.truncate(n as usize);
+    Ok(buf)
+}
+
+/// Sets the owner, mode and times of `name` in `dir` (not following a symlink: its own owner
+/// and times; a symlink has no mode of its own).
+pub fn set_attributes(
+    dir: RawFd,
+    name: &[u8],
+    owner: Option<(u32, u32)>,
+    mode: Option<u32>,
+    times: &[libc::timespec; 2],
+) -> io::Result<()> {
+    let c = cstr(name)?;
+    // SAFETY: valid descriptor and C string for every call.
+    unsafe {
+        if let Some((uid, gid)) = owner {
+            check(libc::fchownat(dir, c.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW))?;
+        }
+        if let Some(mode) = mode {
+            check(libc::fchmodat(dir, c.as_ptr(), mode as libc::mode_t, 0))?;
+        }
+        check(libc::utimensat(dir, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW))?;
+    }
+    Ok(())
+}
+
+/// Sets owner, mode and times on an open file: chown first, as it may clear set-id bits.
+pub fn set_file_attributes(
+    file: &File,
+    owner: Option<(u32, u32)>,
+    mode: u32,
+    times: &[libc::timespec; 2],
+) -> io::Result<()> {
+    let fd = file.as_raw_fd();
+    // SAFETY: valid descriptor for every call.
+    unsafe {
+        if let Some((uid, gid)) = owner {
+            check(libc::fchown(fd, uid, gid))?;
+        }
+        check(libc::fchmod(fd, mode as libc::mode_t))?;
+        check(libc::futimens(fd, times.as_ptr()))?;
+    }
+    Ok(())
+}
+
+pub fn fsync_fd(fd: RawFd) -> io::Result<()> {
+    // SAFETY: plain syscall on a descriptor.
+    check(unsafe { libc::fsync(fd) }).map(drop)
+}
+
+/// Flushes the whole filesystem holding `fd`: one call makes every rename of a run durable.
+pub fn syncfs(fd: RawFd) -> io::Result<()> {
+    // SAFETY: plain syscall on a descriptor.
+    check(unsafe { libc::syncfs(fd) }).map(drop)
+}
+
+/// Access and modification times of a stat, for `utimensat`.
+pub fn times_of(st: &libc::stat) -> [libc::timespec; 2] {
+    [
+        libc::timespec { tv_sec: st.st_atime, tv_nsec: st.st_atime_nsec },
+        libc::timespec { tv_sec: st.st_mtime, tv_nsec: st.st_mtime_nsec },
+    ]
+}
+
+/// `stat` of an open file.
+pub fn fstat(file: &File) -> io::Result<libc::stat> {
+    // SAFETY: stat is plain data, filled on success.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    check(unsafe { libc::fstat(file.as_raw_fd(), &mut st) })?;
+    Ok(st)
+}
+
+/// `lstat` by path.
+pub fn lstat_path(path: &Path) -> io::Result<libc::stat> {
+    let c = cstr(path.as_os_str().as_bytes())?;
+    // SAFETY: stat is plain data, filled on success.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    check(unsafe { libc::lstat(c.as_ptr(), &mut st) })?;
+    Ok(st)
+}
+
+pub fn is_root_user() -> bool {
+    // SAFETY: no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}

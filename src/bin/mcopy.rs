@@ -1,0 +1,224 @@
+//! mcopy: copy files into a destination safely and resumably, hashing what it reads.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+use mirror_tools::at::is_root_user;
+use mirror_tools::cleanup::handle_signals;
+use mirror_tools::cli::{AlgoArgs, Blake3ThreadsArgs, JobsArgs, ProgressArgs};
+use mirror_tools::copy::CopyOptions;
+use mirror_tools::dest::Destination;
+use mirror_tools::error::io_reason;
+use mirror_tools::expect::Expect;
+use mirror_tools::hash::Algo;
+use mirror_tools::manifest::{algo_from_file_name, open_manifest};
+use mirror_tools::mirror::{
+    Item, Mirror, check_not_inside, items_from_records, items_from_walk, remove_stale_temporaries,
+};
+use mirror_tools::name::name_of;
+use mirror_tools::progress::{Mode, Progress};
+use mirror_tools::records::RecordReader;
+use mirror_tools::status::{Status, finish};
+
+/// Copy files into DST safely and resumably, hashing what is read.
+///
+/// `mcopy DST` copies the path records read from stdin (as mtree-list writes them) to DST/name;
+/// `mcopy SRC DST` walks SRC itself and also recreates empty directories. Each file is written
+/// to a temporary beside its target, synced, given the source's mode, times (and owner, as
+/// root), then renamed into place: never a partial file under a final name. A file whose copy
+/// in DST has the same size and mtime is skipped, so a rerun resumes an interrupted copy.
+#[derive(Parser, Debug)]
+#[command(name = "mcopy", version, after_long_help = EXAMPLES)]
+struct Cli {
+    /// [SRC] DST: with one operand, the paths to copy come from stdin
+    #[arg(value_name = "PATH", num_args = 1..=2, required = true)]
+    paths: Vec<PathBuf>,
+    /// Read NUL-terminated path records from stdin
+    #[arg(short = '0', long = "null")]
+    null: bool,
+    /// Say what would be copied or skipped; change nothing
+    #[arg(short = 'n', long = "dry-run")]
+    dry_run: bool,
+    /// Decide whether a file is up to date by its content, not its size and mtime
+    #[arg(short = 'c', long = "checksum")]
+    checksum: bool,
+    /// Write the manifest of every listed file, as read, to FILE (- for stdout)
+    #[arg(long = "hash-out", value_name = "FILE")]
+    hash_out: Option<PathBuf>,
+    /// Install only files whose bytes, as read, match MANIFEST (others: named, status 1)
+    #[arg(long = "expect", value_name = "MANIFEST")]
+    expect: Option<PathBuf>,
+    /// Do not fdatasync each file before renaming it into place (faster, not crash-safe)
+    #[arg(long = "no-fsync")]
+    no_fsync: bool,
+    #[command(flatten)]
+    jobs: JobsArgs,
+    #[command(flatten)]
+    threads: Blake3ThreadsArgs,
+    #[command(flatten)]
+    algo: AlgoArgs,
+    #[command(flatten)]
+    progress: ProgressArgs,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  mcopy /mnt/usb/run42 /data/run42
+  mtree-list -0 /mnt/usb/run42 | mcopy -0 --hash-out run42.b3 /data/run42
+  mcopy --expect /mnt/usb/run42/BLAKE3SUMS /mnt/usb/run42 /data/run42";
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("mcopy: {message}");
+    ExitCode::from(Status::Trouble.code() as u8)
+}
+
+fn main() -> ExitCode {
+    handle_signals("mcopy");
+    let cli = Cli::parse();
+    let (src, dst) = match cli.paths.as_slice() {
+        [dst] => (None, dst.clone()),
+        [src, dst] => (Some(src.clone()), dst.clone()),
+        _ => unreachable!("clap takes one or two"),
+    };
+
+    // Before anything is written: never a tree into itself.
+    let mut stdin_items = None;
+    if let Some(src) = &src {
+        if let Err(e) = check_not_inside(src, &dst) {
+            return fail(e);
+        }
+    } else {
+        let mut records = RecordReader::new(io::stdin(), cli.null).map(|r| r.map(|r| r.bytes)).peekable();
+        if let Some(Ok(first)) = records.peek() {
+            let root = record_root(first);
+            if let Err(e) = check_not_inside(&root, &dst) {
+                return fail(e);
+            }
+        }
+        stdin_items = Some(guard_roots(records, dst.clone()));
+    }
+
+    let dest = if cli.dry_run {
+        match Destination::open(&dst) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Destination::missing(&dst),
+            Err(e) => return fail(format!("{}: {}", dst.display(), io_reason(&e))),
+        }
+    } else {
+        if let Err(e) = std::fs::create_dir_all(&dst) {
+            return fail(format!("{}: {}", dst.display(), io_reason(&e)));
+        }
+        match remove_stale_temporaries(&dst, &mut io::stderr()) {
+            Ok(n) if n > 0 => eprintln!("mcopy: removed {n} temporary file(s) left by an interrupted run"),
+            _ => {}
+        }
+        match Destination::open(&dst) {
+            Ok(d) => d,
+            Err(e) => return fail(format!("{}: {}", dst.display(), io_reason(&e))),
+        }
+    };
+
+    let algo_hint = cli.expect.as_deref().and_then(algo_from_file_name);
+    let algo = cli.algo.algo.or(algo_hint).unwrap_or(Algo::Blake3);
+    let expect = match &cli.expect {
+        Some(path) => match open_manifest(Some(path)) {
+            Ok(m) => Some(Expect::new(m, path.display().to_string(), algo, false)),
+            Err(e) => return fail(format!("{}: {}", path.display(), io_reason(&e))),
+        },
+        None => None,
+    };
+    let mut hash_out: Option<Box<dyn Write + Send>> = match &cli.hash_out {
+        Some(p) if p.as_os_str() == "-" => Some(Box::new(BufWriter::new(io::stdout()))),
+        Some(p) => match File::create(p) {
+            Ok(f) => Some(Box::new(BufWriter::with_capacity(64 * 1024, f))),
+            Err(e) => return fail(format!("{}: {}", p.display(), io_reason(&e))),
+        },
+        None => None,
+    };
+    let threads = match cli.threads.threads() {
+        Ok(t) => t,
+        Err(e) => return fail(format!("cannot start threads: {e}")),
+    };
+    let mode = cli.progress.mode();
+    let progress = Progress::new("mcopy", mode);
+    let job = Mirror {
+        dest: &dest,
+        jobs: cli.jobs.count(),
+        copy: CopyOptions {
+            hash: (cli.hash_out.is_some() || expect.is_some()).then_some(algo),
+            threads,
+            checksum: cli.checksum,
+            dry_run: cli.dry_run,
+            fsync: !cli.no_fsync,
+            owner: is_root_user(),
+            expect: expect.as_ref(),
+            progress: &progress,
+        },
+    };
+    let count_total = mode == Mode::Bar;
+    let with_total = |item: &Item| {
+        if let (true, Item::File(record)) = (count_total, item)
+            && let Ok(meta) = std::fs::metadata(Path::new(std::ffi::OsStr::from_bytes(record)))
+        {
+            progress.add_total(meta.len());
+        }
+    };
+    let mut out = BufWriter::new(io::stdout());
+    let hash_writer = hash_out.as_deref_mut().map(|w| w as &mut (dyn Write + Send));
+    let result = match (src, stdin_items) {
+        (Some(src), _) => {
+            job.run(items_from_walk(&src).inspect(with_total), hash_writer, &mut out, &mut io::stderr())
+        }
+        (None, Some(items)) => job.run(items.inspect(with_total), hash_writer, &mut out, &mut io::stderr()),
+        (None, None) => unreachable!("stdin items exist without SRC"),
+    };
+    progress.finish();
+    let result = result.map(|(status, _)| status);
+    if let Some(mut w) = hash_out
+        && let Err(e) = w.flush()
+    {
+        return fail(format!("--hash-out: {}", io_reason(&e)));
+    }
+    ExitCode::from(finish("mcopy", result) as u8)
+}
+
+use std::os::unix::ffi::OsStrExt;
+
+/// The directory a record's name is relative to: what precedes the name (`.` when empty).
+fn record_root(record: &[u8]) -> PathBuf {
+    let root = &record[..record.len() - name_of(record).len()];
+    if root.is_empty() { PathBuf::from(".") } else { PathBuf::from(std::ffi::OsStr::from_bytes(root)) }
+}
+
+/// Items for the records of stdin, refusing any record whose root contains DST.
+fn guard_roots(
+    records: impl Iterator<Item = io::Result<Vec<u8>>>,
+    dst: PathBuf,
+) -> impl Iterator<Item = Item> {
+    let mut last: Option<(PathBuf, Result<(), String>)> = None;
+    items_from_records(records).map(move |item| {
+        let Item::File(record) = &item else { return item };
+        let root = record_root(record);
+        if last.as_ref().is_none_or(|(r, _)| *r != root) {
+            let verdict = check_not_inside(&root, &dst);
+            last = Some((root, verdict));
+        }
+        match &last {
+            Some((_, Err(e))) => Item::Note(e.clone(), true),
+            _ => item,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

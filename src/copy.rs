@@ -1,0 +1,372 @@
+//! Copying one file into DST: into a temporary beside the target, hashed as it is read,
+//! synced, given the source's mode, owner and times, then renamed into place.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use crate::at;
+use crate::cleanup;
+use crate::dest::{Destination, Parent, is_temp_name, temp_name};
+use crate::error::Error;
+use crate::expect::{Expect, Lookup};
+use crate::hash::{Algo, Blake3Threads, Hasher, READ_CHUNK};
+use crate::name::{name_of, unsafe_reason};
+use crate::progress::Progress;
+use crate::source::open_regular;
+
+pub struct CopyOptions<'a> {
+    /// Hash what is read (for `--hash-out` or `--expect`) with this algorithm.
+    pub hash: Option<Algo>,
+    pub threads: Blake3Threads,
+    /// Decide "up to date" by content, not size and mtime.
+    pub checksum: bool,
+    pub dry_run: bool,
+    /// `fdatasync` each file before it is renamed into place.
+    pub fsync: bool,
+    /// Set owner and group (as root).
+    pub owner: bool,
+    pub expect: Option<&'a Expect>,
+    pub progress: &'a Progress,
+}
+
+/// What was done with one file.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Done {
+    Copied {
+        bytes: u64,
+    },
+    /// Up to date in DST; not written.
+    Skipped,
+    WouldCopy {
+        bytes: u64,
+    },
+    WouldSkip,
+}
+
+/// The result for one file: what was done, and the digest of the bytes read.
+#[derive(Debug)]
+pub struct Copied {
+    pub done: Done,
+    pub hex: Option<String>,
+}
+
+/// Why a file was not installed.
+#[derive(Debug)]
+pub enum Failure {
+    /// An error (source, destination, unsafe name): exit status 2.
+    Error(Error),
+    /// `--expect` refused it: exit status 1.
+    Refused(String),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Error(e)
+    }
+}
+
+/// Copies the file a path record names to `DST/name`.
+pub fn copy_record(dest: &Destination, record: &[u8], opts: &CopyOptions) -> Result<Copied, Failure> {
+    let src = Path::new(OsStr::from_bytes(record));
+    let name = name_of(record);
+    if let Some(reason) = unsafe_reason(name) {
+        return Err(Error::BadName { path: src.into(), reason }.into());
+    }
+    let base = name.rsplit(|&b| b == b'/').next().unwrap_or(name);
+    if is_temp_name(base) {
+        return Err(
+            Error::BadName { path: src.into(), reason: "name is reserved for mcopy's temporaries" }.into()
+        );
+    }
+    let src_stat = at::lstat_path(src).map_err(|e| Error::io(src, e))?;
+    let root = &record[..record.len() - name.len()];
+    let dir_mode = |dir: &[u8]| source_dir_mode(root, dir);
+    let dst_error = |e: io::Error| Error::io(dest.display(name), e);
+    let parent = dest.parent(name, !opts.dry_run, &dir_mode).map_err(dst_error)?;
+    let existing = match &parent {
+        Some(p) => at::lstat(p.fd(), p.base).map_err(dst_error)?,
+        None => None,
+    };
+    if src_stat.st_mode & libc::S_IFMT == libc::S_IFLNK {
+        return copy_symlink(dest, src, name, parent, existing, &src_stat, opts);
+    }
+    let (mut file, _) = open_regular(src)?;
+    let st = at::fstat(&file).map_err(|e| Error::io(src, e))?;
+    let up_to_date = existing.is_some_and(|d| {
+        d.st_mode & libc::S_IFMT == libc::S_IFREG
+            && d.st_size == st.st_size
+            && (opts.checksum || (d.st_mtime, d.st_mtime_nsec) == (st.st_mtime, st.st_mtime_nsec))
+    });
+    let mut same_content = up_to_date && !opts.checksum;
+    let mut hex = None;
+    if up_to_date && opts.checksum {
+        let p = parent.as_ref().expect("existing implies a parent");
+        let algo = opts.hash.unwrap_or(Algo::Blake3);
+        let dst_hex = hash_dst(p, algo, &opts.threads).map_err(dst_error)?;
+        let src_hex = hash_all(&mut file, algo, opts).map_err(|e| Error::io(src, e))?;
+        same_content = dst_hex == src_hex;
+        hex = opts.hash.map(|_| src_hex);
+    }
+    if same_content {
+        if opts.dry_run {
+            return Ok(Copied { done: Done::WouldSkip, hex });
+        }
+        if hex.is_none()
+            && let Some(algo) = opts.hash
+        {
+            // `--hash-out` covers a skipped file too: hashed from the source, not written.
+            hex = Some(hash_all(&mut file, algo, opts).map_err(|e| Error::io(src, e))?);
+        }
+        if let Some(expect) = opts.expect {
+            check_expected(expect, name, hex.as_deref())?;
+        }
+        return Ok(Copied { done: Done::Skipped, hex });
+    }
+    if opts.dry_run {
+        return Ok(Copied { done: Done::WouldCopy { bytes: st.st_size as u64 }, hex: None });
+    }
+    let parent = parent.expect("created unless dry run");
+    let hex = copy_file(&mut file, &st, src, dest, name, &parent, opts)?;
+    Ok(Copied { done: Done::Copied { bytes: st.st_size as u64 }, hex })
+}
+
+/// The mode for a directory created in DST: the source directory's, else 0755.
+fn source_dir_mode(root: &[u8], dir: &[u8]) -> u32 {
+    let mut path = root.to_vec();
+    path.extend_from_slice(dir);
+    at::lstat_path(Path::new(OsStr::from_bytes(&path))).map_or(0o755, |st| st.st_mode & 0o7777)
+}
+
+fn check_expected(expect: &Expect, name: &[u8], hex: Option<&str>) -> Result<(), Failure> {
+    match (expect.lookup(name), hex) {
+        (Lookup::NotNamed, _) => Err(Failure::Refused("not named in the manifest, not installed".into())),
+        (Lookup::Found(want, _), Some(got)) if want != got => Err(Failure::Refused(
+            "the source does not match the manifest (changed since, or read differently), not installed"
+                .into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Copies data into a registered temporary, checks it, and renames it into place.
+fn copy_file(
+    src_file: &mut File,
+    st: &libc::stat,
+    src: &Path,
+    dest: &Destination,
+    name: &[u8],
+    parent: &Parent,
+    opts: &CopyOptions,
+) -> Result<Option<String>, Failure> {
+    let tmp = temp_name(parent.base);
+    let dst_error = |e: io::Error| Error::io(dest.display(name), e);
+    at::unlink(parent.fd(), &tmp).map_err(dst_error)?;
+    let registered = cleanup::register(parent.fd(), &tmp);
+    let result = (|| -> Result<Option<String>, Failure> {
+        let mut out = at::create_new(parent.fd(), &tmp).map_err(dst_error)?;
+        let mut hasher = opts.hash.map(Hasher::new);
+        let sparse = (st.st_blocks as u64) * 512 < st.st_size as u64;
+        let copied = if sparse {
+            copy_sparse(src_file, &mut out, st.st_size as u64, &mut hasher, opts)
+        } else {
+            copy_stream(src_file, &mut out, &mut hasher, opts)
+        };
+        copied.map_err(|e| match e {
+            CopyError::Read(e) => Error::io(src, e),
+            CopyError::Write(e) => dst_error(e),
+        })?;
+        let hex = hasher.map(Hasher::finalize_hex);
+        // A source that changed while it was read is not installed: the copy may be torn.
+        let after = at::fstat(src_file).map_err(|e| Error::io(src, e))?;
+        if (after.st_size, after.st_mtime, after.st_mtime_nsec) != (st.st_size, st.st_mtime, st.st_mtime_nsec)
+        {
+            return Err(Error::io(src, io::Error::other("changed while being copied; not installed")).into());
+        }
+        if let Some(expect) = opts.expect {
+            check_expected(expect, name, hex.as_deref())?;
+        }
+        if opts.fsync {
+            out.sync_data().map_err(dst_error)?;
+        }
+        let owner = opts.owner.then_some((st.st_uid, st.st_gid));
+        at::set_file_attributes(&out, owner, st.st_mode & 0o7777, &at::times_of(st)).map_err(dst_error)?;
+        drop(out);
+        at::rename(parent.fd(), &tmp, parent.base).map_err(dst_error)?;
+        Ok(hex)
+    })();
+    if result.is_err() {
+        let _ = at::unlink(parent.fd(), &tmp);
+    }
+    drop(registered);
+    result
+}
+
+enum CopyError {
+    Read(io::Error),
+    Write(io::Error),
+}
+
+thread_local! {
+    static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_CHUNK]);
+}
+
+fn copy_stream(
+    src: &mut File,
+    out: &mut File,
+    hasher: &mut Option<Hasher>,
+    opts: &CopyOptions,
+) -> Result<(), CopyError> {
+    // SAFETY: advice only.
+    unsafe { libc::posix_fadvise(src.as_raw_fd(), 0, 0, libc::POSIX_FADV_SEQUENTIAL) };
+    BUFFER.with_borrow_mut(|buf| {
+        loop {
+            let n = match src.read(buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(CopyError::Read(e)),
+            };
+            if let Some(h) = hasher {
+                h.update(&buf[..n], &opts.threads);
+            }
+            out.write_all(&buf[..n]).map_err(CopyError::Write)?;
+            opts.progress.add_bytes(n as u64);
+        }
+    })
+}
+
+/// Copies only the data segments (SEEK_DATA / SEEK_HOLE), leaving holes as holes; the hash
+/// still covers every byte, holes as zeros.
+fn copy_sparse(
+    src: &mut File,
+    out: &mut File,
+    size: u64,
+    hasher: &mut Option<Hasher>,
+    opts: &CopyOptions,
+) -> Result<(), CopyError> {
+    let fd = src.as_raw_fd();
+    let zeros = vec![0u8; 1 << 20];
+    let mut hashed = 0u64;
+    let hash_zeros = |hasher: &mut Option<Hasher>, upto: u64, hashed: &mut u64| {
+        if let Some(h) = hasher {
+            while *hashed < upto {
+                let n = (upto - *hashed).min(zeros.len() as u64) as usize;
+                h.update(&zeros[..n], &opts.threads);
+                *hashed += n as u64;
+            }
+        }
+        *hashed = upto;
+    };
+    let mut offset = 0u64;
+    BUFFER.with_borrow_mut(|buf| {
+        while offset < size {
+            // SAFETY: lseek on an open descriptor.
+            let data = unsafe { libc::lseek(fd, offset as libc::off_t, libc::SEEK_DATA) };
+            if data < 0 {
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() == Some(libc::ENXIO) {
+                    break; // only a hole remains
+                }
+                return Err(CopyError::Read(e));
+            }
+            let hole = unsafe { libc::lseek(fd, data, libc::SEEK_HOLE) };
+            if hole < 0 {
+                return Err(CopyError::Read(io::Error::last_os_error()));
+            }
+            let (data, hole) = (data as u64, (hole as u64).min(size));
+            hash_zeros(hasher, data, &mut hashed);
+            let mut at = data;
+            while at < hole {
+                let want = ((hole - at) as usize).min(buf.len());
+                let n = match src.read_at(&mut buf[..want], at) {
+                    Ok(0) => return Err(CopyError::Read(io::Error::other("file shrank while being copied"))),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(CopyError::Read(e)),
+                };
+                if let Some(h) = hasher.as_mut() {
+                    h.update(&buf[..n], &opts.threads);
+                }
+                out.write_all_at(&buf[..n], at).map_err(CopyError::Write)?;
+                opts.progress.add_bytes(n as u64);
+                at += n as u64;
+            }
+            hashed = hole;
+            offset = hole;
+        }
+        hash_zeros(hasher, size, &mut hashed);
+        out.set_len(size).map_err(CopyError::Write)
+    })
+}
+
+fn hash_all(file: &mut File, algo: Algo, opts: &CopyOptions) -> io::Result<String> {
+    let mut hasher = Hasher::new(algo);
+    crate::hash::hash_reader(file, &mut hasher, &opts.threads, &|n| opts.progress.add_bytes(n))?;
+    Ok(hasher.finalize_hex())
+}
+
+/// Hashes the file already in DST (for `--checksum`), never through a symlink.
+fn hash_dst(parent: &Parent, algo: Algo, threads: &Blake3Threads) -> io::Result<String> {
+    let mut file = at::open_read_nofollow(parent.fd(), parent.base)?;
+    let mut hasher = Hasher::new(algo);
+    crate::hash::hash_reader(&mut file, &mut hasher, threads, &|_| {})?;
+    Ok(hasher.finalize_hex())
+}
+
+/// Recreates a symlink as a symlink. Its digest (for `--hash-out`, `--expect`) is the one of
+/// what it points to, as b3sum follows links.
+fn copy_symlink(
+    dest: &Destination,
+    src: &Path,
+    name: &[u8],
+    parent: Option<Parent>,
+    existing: Option<libc::stat>,
+    st: &libc::stat,
+    opts: &CopyOptions,
+) -> Result<Copied, Failure> {
+    let target = std::fs::read_link(src).map_err(|e| Error::io(src, e))?;
+    let dst_error = |e: io::Error| Error::io(dest.display(name), e);
+    let up_to_date = match (&parent, existing) {
+        (Some(p), Some(d)) if d.st_mode & libc::S_IFMT == libc::S_IFLNK => {
+            at::readlink(p.fd(), p.base).map_err(dst_error)? == target.as_os_str().as_bytes()
+        }
+        _ => false,
+    };
+    let hex = match opts.hash {
+        Some(algo) if !opts.dry_run => {
+            let (mut file, _) = open_regular(src)?;
+            Some(hash_all(&mut file, algo, opts).map_err(|e| Error::io(src, e))?)
+        }
+        _ => None,
+    };
+    if let Some(expect) = opts.expect.filter(|_| !opts.dry_run) {
+        check_expected(expect, name, hex.as_deref())?;
+    }
+    match (up_to_date, opts.dry_run) {
+        (true, true) => return Ok(Copied { done: Done::WouldSkip, hex }),
+        (true, false) => return Ok(Copied { done: Done::Skipped, hex }),
+        (false, true) => return Ok(Copied { done: Done::WouldCopy { bytes: 0 }, hex }),
+        (false, false) => {}
+    }
+    let parent = parent.expect("created unless dry run");
+    let tmp = temp_name(parent.base);
+    at::unlink(parent.fd(), &tmp).map_err(dst_error)?;
+    let registered = cleanup::register(parent.fd(), &tmp);
+    let result = (|| {
+        at::symlink(target.as_os_str(), parent.fd(), &tmp)?;
+        let owner = opts.owner.then_some((st.st_uid, st.st_gid));
+        at::set_attributes(parent.fd(), &tmp, owner, None, &at::times_of(st))?;
+        at::rename(parent.fd(), &tmp, parent.base)
+    })();
+    if result.is_err() {
+        let _ = at::unlink(parent.fd(), &tmp);
+    }
+    drop(registered);
+    result.map_err(dst_error)?;
+    Ok(Copied { done: Done::Copied { bytes: 0 }, hex })
+}

@@ -1,0 +1,138 @@
+//! The destination tree: names resolved under DST one component at a time, never through a
+//! symlink, directories created as needed, and temporaries named so a rerun can find them.
+
+use std::cell::RefCell;
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use crate::at;
+
+/// Every temporary's name starts with this; a rerun removes such files.
+pub const TEMP_PREFIX: &[u8] = b".mcopy.tmp.";
+
+pub struct Destination {
+    /// `None` for a destination that does not exist yet (a dry run does not create it).
+    root: Option<OwnedFd>,
+    path: PathBuf,
+}
+
+thread_local! {
+    /// The directory of the last file this thread wrote: consecutive files share it.
+    static LAST_DIR: RefCell<Option<(RawFd, Vec<u8>, Rc<OwnedFd>)>> = const { RefCell::new(None) };
+}
+
+/// An open directory of DST, and the base name of an entry in it.
+pub struct Parent<'n> {
+    pub dir: Rc<OwnedFd>,
+    pub base: &'n [u8],
+}
+
+impl Parent<'_> {
+    pub fn fd(&self) -> RawFd {
+        self.dir.as_raw_fd()
+    }
+}
+
+impl Destination {
+    pub fn open(path: &Path) -> io::Result<Destination> {
+        Ok(Destination { root: Some(at::open_dir(path)?), path: path.to_path_buf() })
+    }
+
+    /// A destination that does not exist: every lookup finds nothing (for `--dry-run`).
+    pub fn missing(path: &Path) -> Destination {
+        Destination { root: None, path: path.to_path_buf() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The root directory's descriptor (`None` for a missing destination).
+    pub fn root_fd(&self) -> Option<RawFd> {
+        self.root.as_ref().map(AsRawFd::as_raw_fd)
+    }
+
+    /// `DST/name`, for messages.
+    pub fn display(&self, name: &[u8]) -> PathBuf {
+        self.path.join(OsStr::from_bytes(name))
+    }
+
+    /// The directory that holds `name`, creating missing directories (mode from `dir_mode` of
+    /// the directory's name, plus u+rwx so the copy can fill it) unless `create` is false,
+    /// then `Ok(None)` when one is missing. A symlink on the way is refused, never followed.
+    pub fn parent<'n>(
+        &self,
+        name: &'n [u8],
+        create: bool,
+        dir_mode: &dyn Fn(&[u8]) -> u32,
+    ) -> io::Result<Option<Parent<'n>>> {
+        let (dir_name, base) = match name.iter().rposition(|&b| b == b'/') {
+            Some(i) => (&name[..i], &name[i + 1..]),
+            None => (&b""[..], name),
+        };
+        let Some(root_fd) = &self.root else { return Ok(None) };
+        let root = root_fd.as_raw_fd();
+        let cached = LAST_DIR.with_borrow(|last| match last {
+            Some((r, n, fd)) if *r == root && n == dir_name => Some(Rc::clone(fd)),
+            _ => None,
+        });
+        if let Some(dir) = cached {
+            return Ok(Some(Parent { dir, base }));
+        }
+        let mut dir: Option<OwnedFd> = None;
+        let mut done = 0;
+        for component in dir_name.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+            done += component.len() + 1;
+            let at_fd = dir.as_ref().map_or(root, AsRawFd::as_raw_fd);
+            let next = match at::open_subdir(at_fd, component) {
+                Ok(fd) => fd,
+                Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
+                    match at::mkdir(at_fd, component, dir_mode(&dir_name[..done - 1]) | 0o700) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                        Err(e) => return Err(e),
+                    }
+                    at::open_subdir(at_fd, component)?
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e)
+                    if e.raw_os_error() == Some(libc::ELOOP) || e.raw_os_error() == Some(libc::ENOTDIR) =>
+                {
+                    let what = &dir_name[..done - 1];
+                    return Err(io::Error::other(format!(
+                        "{}: not a directory (a symlink inside DST is never followed)",
+                        crate::error::display_bytes(what)
+                    )));
+                }
+                Err(e) => return Err(e),
+            };
+            dir = Some(next);
+        }
+        let dir = Rc::new(match dir {
+            Some(fd) => fd,
+            None => root_fd.try_clone()?,
+        });
+        LAST_DIR.with_borrow_mut(|last| *last = Some((root, dir_name.to_vec(), Rc::clone(&dir))));
+        Ok(Some(Parent { dir, base }))
+    }
+}
+
+/// The temporary beside `base`: `.mcopy.tmp.BASE`, or a digest of BASE when that would be
+/// longer than a file name may be.
+pub fn temp_name(base: &[u8]) -> Vec<u8> {
+    let mut name = TEMP_PREFIX.to_vec();
+    if TEMP_PREFIX.len() + base.len() <= 255 {
+        name.extend_from_slice(base);
+    } else {
+        name.extend_from_slice(blake3::hash(base).to_hex().as_bytes());
+    }
+    name
+}
+
+pub fn is_temp_name(base: &[u8]) -> bool {
+    base.starts_with(TEMP_PREFIX)
+}

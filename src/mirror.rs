@@ -1,0 +1,281 @@
+//! mcopy's job: copy a stream of paths (or a whole tree) into DST, in parallel, writing the
+//! manifest of what was read in input order.
+
+use std::ffi::OsStr;
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use indicatif::HumanBytes;
+
+use crate::at;
+use crate::copy::{CopyOptions, Done, Failure, copy_record};
+use crate::dest::{Destination, is_temp_name};
+use crate::error::{Error, display_bytes, io_reason};
+use crate::manifest::write_entry;
+use crate::name::name_of;
+use crate::ordered::run_in_order;
+use crate::status::Status;
+use crate::walk::{Event, Walk, WalkOptions};
+
+/// One unit of work, from a path record or from walking SRC.
+pub enum Item {
+    File(Vec<u8>),
+    /// A directory of SRC (walked form): created even when empty.
+    DirStart(Vec<u8>),
+    /// A directory all of whose entries are done: its mode and times are set now.
+    DirEnd(Vec<u8>),
+    /// Something the walker did not list, or could not read (then `true`: status 2).
+    Note(String, bool),
+    /// A path stream that could not be read.
+    InputError(io::Error),
+}
+
+/// Path records as items.
+pub fn items_from_records(records: impl Iterator<Item = io::Result<Vec<u8>>>) -> impl Iterator<Item = Item> {
+    records.map(|r| match r {
+        Ok(record) => Item::File(record),
+        Err(e) => Item::InputError(e),
+    })
+}
+
+/// The walk of SRC as items (`mcopy SRC DST`).
+pub fn items_from_walk(src: &Path) -> impl Iterator<Item = Item> + use<> {
+    let bytes = |p: PathBuf| p.into_os_string().into_encoded_bytes();
+    Walk::new(src, WalkOptions::default()).map(move |event| match event {
+        Event::File(p) | Event::Symlink(p) => Item::File(bytes(p)),
+        Event::DirStart(p) => Item::DirStart(bytes(p)),
+        Event::DirEnd(p) => Item::DirEnd(bytes(p)),
+        Event::Skipped(p, why) => Item::Note(format!("{}: {why}", display_bytes(&bytes(p))), false),
+        Event::Error(p, e) => Item::Note(format!("{}: {}", display_bytes(&bytes(p)), io_reason(&e)), true),
+    })
+}
+
+enum Outcome {
+    File(Vec<u8>, Result<crate::copy::Copied, Failure>),
+    Dir(Result<(), Error>),
+    DirEnd(Vec<u8>),
+    Note(String, bool),
+    InputError(io::Error),
+}
+
+#[derive(Default)]
+pub struct Totals {
+    pub copied: u64,
+    pub copied_bytes: u64,
+    pub skipped: u64,
+    pub failed: u64,
+}
+
+pub struct Mirror<'a> {
+    pub dest: &'a Destination,
+    pub jobs: usize,
+    pub copy: CopyOptions<'a>,
+}
+
+impl Mirror<'_> {
+    /// Copies every item; writes `--hash-out` lines to `hash_out`, the `--dry-run` plan to
+    /// `out`, and problems to `err`.
+    pub fn run(
+        &self,
+        items: impl Iterator<Item = Item> + Send,
+        mut hash_out: Option<&mut (dyn Write + Send)>,
+        out: &mut (impl Write + Send),
+        err: &mut (impl Write + Send),
+    ) -> io::Result<(Status, Totals)> {
+        let mut status = Status::Ok;
+        let mut totals = Totals::default();
+        let work = |item: Item| match item {
+            Item::File(record) => {
+                self.copy.progress.start_file(name_of(&record));
+                let result = copy_record(self.dest, &record, &self.copy);
+                self.copy.progress.finish_file();
+                Outcome::File(record, result)
+            }
+            Item::DirStart(record) => {
+                let result = self.make_dir(&record);
+                Outcome::Dir(result)
+            }
+            Item::DirEnd(record) => Outcome::DirEnd(record),
+            Item::Note(text, bad) => Outcome::Note(text, bad),
+            Item::InputError(e) => Outcome::InputError(e),
+        };
+        run_in_order(self.jobs, items, work, |outcome| -> io::Result<()> {
+            if let Some(expect) = self.copy.expect {
+                for message in expect.take_messages() {
+                    status.raise(Status::Trouble);
+                    writeln!(err, "mcopy: {message}")?;
+                }
+            }
+            match outcome {
+                Outcome::File(record, Ok(copied)) => {
+                    let name = name_of(&record);
+                    if let (Some(w), Some(hex)) = (hash_out.as_mut(), &copied.hex) {
+                        write_entry(w, hex, name, false)?;
+                    }
+                    match copied.done {
+                        Done::Copied { bytes } => {
+                            totals.copied += 1;
+                            totals.copied_bytes += bytes;
+                        }
+                        Done::Skipped => totals.skipped += 1,
+                        Done::WouldCopy { bytes } => {
+                            totals.copied += 1;
+                            totals.copied_bytes += bytes;
+                            writeln!(out, "would copy {} ({})", display_bytes(name), HumanBytes(bytes))?;
+                        }
+                        Done::WouldSkip => {
+                            totals.skipped += 1;
+                            writeln!(out, "would skip {} (up to date)", display_bytes(name))?;
+                        }
+                    }
+                }
+                Outcome::File(_, Err(Failure::Error(e))) => {
+                    totals.failed += 1;
+                    status.raise(Status::Trouble);
+                    writeln!(err, "mcopy: {e}")?;
+                }
+                Outcome::File(record, Err(Failure::Refused(why))) => {
+                    totals.failed += 1;
+                    status.raise(Status::Failed);
+                    writeln!(err, "mcopy: {}: {why}", display_bytes(&record))?;
+                }
+                Outcome::Dir(Ok(())) => {}
+                Outcome::Dir(Err(e)) => {
+                    status.raise(Status::Trouble);
+                    writeln!(err, "mcopy: {e}")?;
+                }
+                Outcome::DirEnd(record) => {
+                    if let Err(e) = self.finish_dir(&record) {
+                        status.raise(Status::Trouble);
+                        writeln!(err, "mcopy: {e}")?;
+                    }
+                }
+                Outcome::Note(text, bad) => {
+                    if bad {
+                        status.raise(Status::Trouble);
+                    }
+                    writeln!(err, "mcopy: {text}")?;
+                }
+                Outcome::InputError(e) => {
+                    status.raise(Status::Trouble);
+                    writeln!(err, "mcopy: reading the path stream: {}", io_reason(&e))?;
+                }
+            }
+            Ok(())
+        })?;
+        if let Some(w) = hash_out {
+            w.flush()?;
+        }
+        if let (false, true, Some(root)) = (self.copy.dry_run, self.copy.fsync, self.dest.root_fd()) {
+            // Every rename of the run, and every directory entry, durable in one call.
+            if let Err(e) = at::syncfs(root) {
+                status.raise(Status::Trouble);
+                writeln!(err, "mcopy: {}: sync: {}", self.dest.path().display(), io_reason(&e))?;
+            }
+        }
+        if self.copy.dry_run {
+            writeln!(
+                out,
+                "dry run: would copy {} file(s) ({}), skip {} up to date; nothing was changed",
+                totals.copied,
+                HumanBytes(totals.copied_bytes),
+                totals.skipped
+            )?;
+        }
+        out.flush()?;
+        Ok((status, totals))
+    }
+
+    /// Creates the directory a walked DirStart names (the root is DST itself).
+    fn make_dir(&self, record: &[u8]) -> Result<(), Error> {
+        let name = name_of(record);
+        if name.is_empty() || self.copy.dry_run {
+            return Ok(());
+        }
+        let mode = at::lstat_path(Path::new(OsStr::from_bytes(record))).map_or(0o755, |s| s.st_mode & 0o7777);
+        let err = |e: io::Error| Error::io(self.dest.display(name), e);
+        let parent = self.dest.parent(name, true, &|_| 0o755).map_err(err)?.expect("created");
+        match at::mkdir(parent.fd(), parent.base, mode | 0o700) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    /// Gives a directory its source's mode, owner and times, once its entries are in.
+    fn finish_dir(&self, record: &[u8]) -> Result<(), Error> {
+        if self.copy.dry_run {
+            return Ok(());
+        }
+        let name = name_of(record);
+        let src = Path::new(OsStr::from_bytes(record));
+        let st = at::lstat_path(src).map_err(|e| Error::io(src, e))?;
+        let err = |e: io::Error| Error::io(self.dest.display(name), e);
+        let owner = self.copy.owner.then_some((st.st_uid, st.st_gid));
+        let times = at::times_of(&st);
+        if name.is_empty() {
+            // DST itself.
+            let Some(root) = self.dest.root_fd() else { return Ok(()) };
+            return at::set_attributes(root, b".", owner, Some(st.st_mode & 0o7777), &times).map_err(err);
+        }
+        let parent = self.dest.parent(name, false, &|_| 0o755).map_err(err)?;
+        let Some(parent) = parent else { return Ok(()) };
+        at::set_attributes(parent.fd(), parent.base, owner, Some(st.st_mode & 0o7777), &times).map_err(err)
+    }
+}
+
+/// Removes temporaries left in DST by an interrupted run; returns how many.
+pub fn remove_stale_temporaries(dst: &Path, err: &mut impl Write) -> io::Result<u64> {
+    let mut removed = 0;
+    for event in Walk::new(dst, WalkOptions::default()) {
+        let path = match event {
+            Event::File(p) | Event::Symlink(p) | Event::Skipped(p, _) => p,
+            _ => continue,
+        };
+        let is_temp = path.file_name().is_some_and(|b| is_temp_name(b.as_bytes()));
+        if is_temp {
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed += 1,
+                Err(e) => writeln!(
+                    err,
+                    "mcopy: {}: cannot remove stale temporary: {}",
+                    path.display(),
+                    io_reason(&e)
+                )?,
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// Refuses to copy a tree into itself: DST must not be SRC or lie inside it.
+pub fn check_not_inside(src_root: &Path, dst: &Path) -> Result<(), String> {
+    let src =
+        std::fs::canonicalize(src_root).map_err(|e| format!("{}: {}", src_root.display(), io_reason(&e)))?;
+    // DST may not exist yet: resolve its nearest existing ancestor.
+    let mut existing = dst.to_path_buf();
+    let mut rest = Vec::new();
+    let resolved = loop {
+        match std::fs::canonicalize(&existing) {
+            Ok(p) => break p,
+            Err(_) => match (existing.file_name().map(|n| n.to_os_string()), existing.parent()) {
+                (Some(name), Some(parent)) => {
+                    rest.push(name);
+                    existing =
+                        if parent.as_os_str().is_empty() { PathBuf::from(".") } else { parent.to_path_buf() };
+                }
+                _ => return Ok(()),
+            },
+        }
+    };
+    let full = rest.iter().rev().fold(resolved, |p, n| p.join(n));
+    if full.starts_with(&src) {
+        return Err(format!(
+            "{} is inside {}: refusing to copy a tree into itself",
+            dst.display(),
+            src_root.display()
+        ));
+    }
+    Ok(())
+}
