@@ -20,9 +20,12 @@ pub struct Destination {
     path: PathBuf,
 }
 
+/// The directory of the last file a thread wrote (destination root, directory name, open
+/// descriptor): consecutive files share it.
+type CachedDir = (RawFd, Vec<u8>, Rc<OwnedFd>);
+
 thread_local! {
-    /// The directory of the last file this thread wrote: consecutive files share it.
-    static LAST_DIR: RefCell<Option<(RawFd, Vec<u8>, Rc<OwnedFd>)>> = const { RefCell::new(None) };
+    static LAST_DIR: RefCell<Option<CachedDir>> = const { RefCell::new(None) };
 }
 
 /// An open directory of DST, and the base name of an entry in it.
