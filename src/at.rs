@@ -104,13 +104,11 @@ pub fn readlink(dir: RawFd, name: &[u8]) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// Sets the owner, mode and times of `name` in `dir` (not following a symlink: its own owner
-/// and times; a symlink has no mode of its own).
-pub fn set_attributes(
+/// Sets the owner and times of the symlink `name` in `dir` itself (a symlink has no mode).
+pub fn set_link_attributes(
     dir: RawFd,
     name: &[u8],
     owner: Option<(u32, u32)>,
-    mode: Option<u32>,
     times: &[libc::timespec; 2],
 ) -> io::Result<()> {
     let c = cstr(name)?;
@@ -119,17 +117,15 @@ pub fn set_attributes(
         if let Some((uid, gid)) = owner {
             check(libc::fchownat(dir, c.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW))?;
         }
-        if let Some(mode) = mode {
-            check(libc::fchmodat(dir, c.as_ptr(), mode as libc::mode_t, 0))?;
-        }
         check(libc::utimensat(dir, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW))?;
     }
     Ok(())
 }
 
-/// Sets owner, mode and times on an open file: chown first, as it may clear set-id bits.
-pub fn set_file_attributes(
-    file: &File,
+/// Sets owner, mode and times on an open file or directory: on the descriptor, so nothing is
+/// looked up by name again (and no link followed); chown first, as it may clear set-id bits.
+pub fn set_attributes(
+    file: &impl AsRawFd,
     owner: Option<(u32, u32)>,
     mode: u32,
     times: &[libc::timespec; 2],

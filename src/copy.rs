@@ -131,6 +131,8 @@ pub fn copy_record(dest: &Destination, record: &[u8], opts: &CopyOptions) -> Res
         return Ok(Copied { done: Done::WouldCopy { bytes: st.st_size as u64 }, hex: None });
     }
     let parent = parent.expect("created unless dry run");
+    // Hashing for --checksum read the source once already.
+    io::Seek::rewind(&mut file).map_err(|e| Error::io(src, e))?;
     let hex = copy_file(&mut file, &st, src, dest, name, &parent, opts)?;
     Ok(Copied { done: Done::Copied { bytes: st.st_size as u64 }, hex })
 }
@@ -194,7 +196,7 @@ fn copy_file(
             out.sync_data().map_err(dst_error)?;
         }
         let owner = opts.owner.then_some((st.st_uid, st.st_gid));
-        at::set_file_attributes(&out, owner, st.st_mode & 0o7777, &at::times_of(st)).map_err(dst_error)?;
+        at::set_attributes(&out, owner, st.st_mode & 0o7777, &at::times_of(st)).map_err(dst_error)?;
         drop(out);
         at::rename(parent.fd(), &tmp, parent.base).map_err(dst_error)?;
         Ok(hex)
@@ -360,7 +362,7 @@ fn copy_symlink(
     let result = (|| {
         at::symlink(target.as_os_str(), parent.fd(), &tmp)?;
         let owner = opts.owner.then_some((st.st_uid, st.st_gid));
-        at::set_attributes(parent.fd(), &tmp, owner, None, &at::times_of(st))?;
+        at::set_link_attributes(parent.fd(), &tmp, owner, &at::times_of(st))?;
         at::rename(parent.fd(), &tmp, parent.base)
     })();
     if result.is_err() {

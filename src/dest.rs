@@ -102,16 +102,7 @@ impl Destination {
                     at::open_subdir(at_fd, component)?
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                Err(e)
-                    if e.raw_os_error() == Some(libc::ELOOP) || e.raw_os_error() == Some(libc::ENOTDIR) =>
-                {
-                    let what = &dir_name[..done - 1];
-                    return Err(io::Error::other(format!(
-                        "{}: not a directory (a symlink inside DST is never followed)",
-                        crate::error::display_bytes(what)
-                    )));
-                }
-                Err(e) => return Err(e),
+                Err(e) => return Err(refuse_link(e, &dir_name[..done - 1])),
             };
             dir = Some(next);
         }
@@ -121,6 +112,18 @@ impl Destination {
         });
         LAST_DIR.with_borrow_mut(|last| *last = Some((root, dir_name.to_vec(), Rc::clone(&dir))));
         Ok(Some(Parent { dir, base }))
+    }
+}
+
+/// Turns "is a symlink" (ELOOP) and "not a directory" into a message naming the entry of DST
+/// that is in the way.
+pub fn refuse_link(e: io::Error, what: &[u8]) -> io::Error {
+    match e.raw_os_error() {
+        Some(libc::ELOOP) | Some(libc::ENOTDIR) => io::Error::other(format!(
+            "{} in DST is a symlink or not a directory: a symlink inside DST is never followed",
+            crate::error::display_bytes(what)
+        )),
+        _ => e,
     }
 }
 

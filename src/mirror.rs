@@ -10,7 +10,7 @@ use indicatif::HumanBytes;
 
 use crate::at;
 use crate::copy::{CopyOptions, Done, Failure, copy_record};
-use crate::dest::{Destination, is_temp_name};
+use crate::dest::{Destination, is_temp_name, refuse_link};
 use crate::error::{Error, display_bytes, io_reason};
 use crate::manifest::write_entry;
 use crate::name::name_of;
@@ -198,7 +198,10 @@ impl Mirror<'_> {
         let parent = self.dest.parent(name, true, &|_| 0o755).map_err(err)?.expect("created");
         match at::mkdir(parent.fd(), parent.base, mode | 0o700) {
             Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+            // Something is there already: it must be a directory, not a link to one.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                at::open_subdir(parent.fd(), parent.base).map(drop).map_err(|e| err(refuse_link(e, name)))
+            }
             Err(e) => Err(err(e)),
         }
     }
@@ -214,14 +217,16 @@ impl Mirror<'_> {
         let err = |e: io::Error| Error::io(self.dest.display(name), e);
         let owner = self.copy.owner.then_some((st.st_uid, st.st_gid));
         let times = at::times_of(&st);
-        if name.is_empty() {
+        let dir = if name.is_empty() {
             // DST itself.
             let Some(root) = self.dest.root_fd() else { return Ok(()) };
-            return at::set_attributes(root, b".", owner, Some(st.st_mode & 0o7777), &times).map_err(err);
-        }
-        let parent = self.dest.parent(name, false, &|_| 0o755).map_err(err)?;
-        let Some(parent) = parent else { return Ok(()) };
-        at::set_attributes(parent.fd(), parent.base, owner, Some(st.st_mode & 0o7777), &times).map_err(err)
+            at::open_subdir(root, b".")
+        } else {
+            let Some(parent) = self.dest.parent(name, false, &|_| 0o755).map_err(err)? else { return Ok(()) };
+            at::open_subdir(parent.fd(), parent.base)
+        };
+        let dir = dir.map_err(|e| err(refuse_link(e, name)))?;
+        at::set_attributes(&dir, owner, st.st_mode & 0o7777, &times).map_err(err)
     }
 }
 

@@ -92,7 +92,7 @@ fn main() -> ExitCode {
         }
     } else {
         let mut records = RecordReader::new(io::stdin(), cli.null).map(|r| r.map(|r| r.bytes)).peekable();
-        if let Some(Ok(first)) = records.peek() {
+        if let Some(Ok(first)) = records.peek().filter(|r| r.as_ref().is_ok_and(|r| is_safe(r))) {
             let root = record_root(first);
             if let Err(e) = check_not_inside(&root, &dst) {
                 return fail(e);
@@ -187,6 +187,10 @@ fn main() -> ExitCode {
 
 use std::os::unix::ffi::OsStrExt;
 
+fn is_safe(record: &[u8]) -> bool {
+    mirror_tools::name::unsafe_reason(name_of(record)).is_none()
+}
+
 /// The directory a record's name is relative to: what precedes the name (`.` when empty).
 fn record_root(record: &[u8]) -> PathBuf {
     let root = &record[..record.len() - name_of(record).len()];
@@ -201,6 +205,9 @@ fn guard_roots(
     let mut last: Option<(PathBuf, Result<(), String>)> = None;
     items_from_records(records).map(move |item| {
         let Item::File(record) = &item else { return item };
+        if !is_safe(record) {
+            return item; // refused, with its reason, when it is copied
+        }
         let root = record_root(record);
         if last.as_ref().is_none_or(|(r, _)| *r != root) {
             let verdict = check_not_inside(&root, &dst);

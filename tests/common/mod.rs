@@ -91,6 +91,7 @@ pub fn tool_path(name: &str) -> PathBuf {
         "mtree-list" => PathBuf::from(env!("CARGO_BIN_EXE_mtree-list")),
         "mhash" => PathBuf::from(env!("CARGO_BIN_EXE_mhash")),
         "mcheck" => PathBuf::from(env!("CARGO_BIN_EXE_mcheck")),
+        "mcopy" => PathBuf::from(env!("CARGO_BIN_EXE_mcopy")),
         other => panic!("unknown tool {other}"),
     }
 }
@@ -202,6 +203,14 @@ impl Mount {
             .arg(&dir)
             .status();
         assert!(ok.unwrap().success(), "mount tmpfs");
+        Mount { dir }
+    }
+
+    /// A read-only tmpfs at `dir`.
+    pub fn read_only(dir: PathBuf) -> Mount {
+        fs::create_dir_all(&dir).unwrap();
+        let ok = Command::new("mount").args(["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs"]).arg(&dir).status();
+        assert!(ok.unwrap().success(), "mount ro tmpfs");
         Mount { dir }
     }
 

@@ -1,0 +1,431 @@
+//! mcopy, run as a user runs it: the copy equals the source, reruns resume, and nothing
+//! partial or outside DST is ever left.
+
+mod common;
+
+use common::{Env, Mount, bytes, can_mount, is_root, run};
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn tree() -> Env {
+    let env = Env::new();
+    env.write("src/plain", bytes(1, 1000));
+    env.write("src/with space/é", bytes(2, 70_000));
+    env.write("src/-dash", "dash");
+    env.write("src/empty", "");
+    env.write(b"src/bad\xff", "not utf-8");
+    env.write("src/back\\slash", "bs");
+    env.write("src/deep/a/b/c/big", bytes(3, 6 << 20));
+    env.mkdir("src/empty-dir/inner-empty");
+    env.symlink("plain", "src/link");
+    fs::set_permissions(env.path("src/plain"), fs::Permissions::from_mode(0o640)).unwrap();
+    fs::set_permissions(env.path("src/-dash"), fs::Permissions::from_mode(0o755)).unwrap();
+    set_mtime(&env.path("src/plain"), 1_600_000_000, 123_456_789);
+    set_mtime(&env.path("src/deep/a"), 1_500_000_000, 5);
+    env
+}
+
+fn set_mtime(path: &Path, sec: i64, nsec: i64) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    let times =
+        [libc::timespec { tv_sec: sec, tv_nsec: nsec }, libc::timespec { tv_sec: sec, tv_nsec: nsec }];
+    // SAFETY: valid C string and times.
+    assert_eq!(
+        unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) },
+        0
+    );
+}
+
+/// Asserts that `dst` holds exactly what `src` holds: types, content, mode, mtime to the
+/// nanosecond, symlink targets; directories too when `dirs`.
+fn assert_same_tree(src: &Path, dst: &Path, dirs: bool) {
+    let list = |root: &Path| -> Vec<std::path::PathBuf> {
+        let out =
+            Command::new("find").args([".", "-mindepth", "1", "-print0"]).current_dir(root).output().unwrap();
+        let mut v: Vec<_> =
+            common::records(&out.stdout, 0).into_iter().map(|r| common::os(r).into()).collect();
+        v.sort();
+        v
+    };
+    let (a, b) = (list(src), list(dst));
+    assert_eq!(a, b, "same entries");
+    for rel in a {
+        let rel = rel.as_path();
+        let rel_shown = rel.display();
+        let (s, d) = (src.join(&rel), dst.join(&rel));
+        let (sm, dm) = (fs::symlink_metadata(&s).unwrap(), fs::symlink_metadata(&d).unwrap());
+        assert_eq!(sm.file_type(), dm.file_type(), "{rel_shown}");
+        if sm.is_dir() && !dirs {
+            continue;
+        }
+        if sm.file_type().is_symlink() {
+            assert_eq!(fs::read_link(&s).unwrap(), fs::read_link(&d).unwrap(), "{rel_shown}");
+        } else {
+            assert_eq!(sm.mode(), dm.mode(), "mode of {rel_shown}");
+            if sm.is_file() {
+                assert!(fs::read(&s).unwrap() == fs::read(&d).unwrap(), "content of {rel_shown}");
+            }
+        }
+        assert_eq!((sm.mtime(), sm.mtime_nsec()), (dm.mtime(), dm.mtime_nsec()), "mtime of {rel_shown}");
+    }
+}
+
+fn mcopy(env: &Env, args: &[&str]) -> common::Output {
+    run(env.tool("mcopy").args(args), "")
+}
+
+fn inodes(dir: &Path) -> Vec<(Vec<u8>, u64)> {
+    let out = Command::new("find").args([".", "-type", "f", "-print0"]).current_dir(dir).output().unwrap();
+    let mut v: Vec<(Vec<u8>, u64)> = common::records(&out.stdout, 0)
+        .into_iter()
+        .map(|r| (r.to_vec(), fs::metadata(dir.join(common::os(r))).unwrap().ino()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn copy_equals_the_source_including_empty_directories() {
+    let env = tree();
+    let out = mcopy(&env, &["src", "dst"]);
+    assert_eq!((out.status, out.stderr.as_str()), (0, ""));
+    assert_same_tree(&env.path("src"), &env.path("dst"), true);
+}
+
+#[test]
+fn path_stream_form_with_null_records_and_a_newline_name() {
+    let env = tree();
+    env.write("src/new\nline", "nl");
+    let list = run(env.tool("mtree-list").args(["-0", "src"]), "");
+    let out = run(env.tool("mcopy").args(["-0", "dst"]), &list.stdout);
+    assert_eq!((out.status, out.stderr.as_str()), (0, ""));
+    assert_eq!(fs::read(env.path("dst/new\nline")).unwrap(), b"nl");
+    // Directories come from the files: empty ones are not in a path stream.
+    fs::remove_dir_all(env.path("src/empty-dir")).unwrap();
+    assert_same_tree(&env.path("src"), &env.path("dst"), false);
+}
+
+#[test]
+fn newline_records_from_find() {
+    let env = tree();
+    let out =
+        run(env.tool("mcopy").arg("../dst").current_dir(env.path("src")), "./plain\n-dash\ndeep/a/b/c/big\n");
+    assert_eq!((out.status, out.stderr.as_str()), (0, ""));
+    assert_eq!(
+        fs::read(env.path("dst/deep/a/b/c/big")).unwrap(),
+        fs::read(env.path("src/deep/a/b/c/big")).unwrap()
+    );
+    assert!(env.path("dst/plain").is_file() && env.path("dst/-dash").is_file());
+}
+
+#[test]
+fn rerun_copies_nothing() {
+    let env = tree();
+    assert_eq!(mcopy(&env, &["src", "dst"]).status, 0);
+    let before = inodes(&env.path("dst"));
+    let again = mcopy(&env, &["src", "dst"]);
+    assert_eq!((again.status, again.stderr.as_str()), (0, ""));
+    assert_eq!(inodes(&env.path("dst")), before, "no file was rewritten");
+    let plan = mcopy(&env, &["--dry-run", "src", "dst"]);
+    assert!(
+        plan.stdout_str()
+            .ends_with("dry run: would copy 0 file(s) (0 B), skip 8 up to date; nothing was changed\n")
+    );
+}
+
+#[test]
+fn a_changed_file_is_copied_again_and_checksum_looks_at_content() {
+    let env = tree();
+    assert_eq!(mcopy(&env, &["src", "dst"]).status, 0);
+    // Same size and mtime, other content: only --checksum notices.
+    fs::write(env.path("dst/plain"), bytes(9, 1000)).unwrap();
+    set_mtime(&env.path("dst/plain"), 1_600_000_000, 123_456_789);
+    assert_eq!(mcopy(&env, &["src", "dst"]).status, 0);
+    assert_eq!(fs::read(env.path("dst/plain")).unwrap(), bytes(9, 1000));
+    assert_eq!(mcopy(&env, &["--checksum", "src", "dst"]).status, 0);
+    assert_eq!(fs::read(env.path("dst/plain")).unwrap(), bytes(1, 1000));
+    // A newer source is copied by the default rule.
+    fs::write(env.path("src/-dash"), "DASH").unwrap();
+    assert_eq!(mcopy(&env, &["src", "dst"]).status, 0);
+    assert_eq!(fs::read(env.path("dst/-dash")).unwrap(), b"DASH");
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let env = tree();
+    let out = mcopy(&env, &["--dry-run", "src", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(!env.path("dst").exists(), "DST not created");
+    assert!(out.stdout_str().contains("would copy deep/a/b/c/big (6.00 MiB)\n"), "{}", out.stdout_str());
+    assert!(
+        out.stdout_str()
+            .ends_with("dry run: would copy 8 file(s) (6.07 MiB), skip 0 up to date; nothing was changed\n"),
+        "{}",
+        out.stdout_str()
+    );
+    assert_eq!(mcopy(&env, &["src", "dst"]).status, 0);
+    fs::write(env.path("src/plain"), "changed").unwrap();
+    let before =
+        Command::new("ls").args(["-laRi", "--time-style=full-iso"]).arg(env.path("dst")).output().unwrap();
+    let out = mcopy(&env, &["-n", "src", "dst"]);
+    assert!(out.stdout_str().starts_with("would skip -dash (up to date)\n"), "{}", out.stdout_str());
+    assert!(out.stdout_str().contains("would copy plain (7 B)\n"));
+    let after =
+        Command::new("ls").args(["-laRi", "--time-style=full-iso"]).arg(env.path("dst")).output().unwrap();
+    assert_eq!(before.stdout, after.stdout);
+}
+
+#[test]
+fn hash_out_equals_the_mhash_manifest_of_src() {
+    let env = tree();
+    let list = run(env.tool("mtree-list").args(["-0", "src"]), "");
+    let manifest = run(env.tool("mhash").arg("-0"), &list.stdout);
+    for args in [&["--hash-out", "H", "-j1", "src", "dst"][..], &["--hash-out", "H", "-j4", "src", "dst"]] {
+        let out = mcopy(&env, args);
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        assert_eq!(fs::read(env.path("H")).unwrap(), manifest.stdout, "{args:?}");
+    }
+    // The second run skipped everything and still wrote every line: skipped files are hashed too.
+    let sha = run(env.tool("mhash").args(["-0", "--algo", "sha256"]), &list.stdout);
+    assert_eq!(mcopy(&env, &["--algo", "sha256", "--hash-out", "-", "src", "dst"]).stdout, sha.stdout);
+}
+
+#[test]
+fn expect_refuses_a_changed_source_and_an_unnamed_file() {
+    let env = tree();
+    let list = run(env.tool("mtree-list").args(["-0", "src"]), "");
+    fs::write(env.path("M"), run(env.tool("mhash").arg("-0"), &list.stdout).stdout).unwrap();
+    fs::write(env.path("src/plain"), bytes(7, 1000)).unwrap();
+    env.write("src/new-file", "not in the manifest");
+    let out = mcopy(&env, &["--expect", "M", "src", "dst"]);
+    assert_eq!(out.status, 1);
+    assert_eq!(
+        out.stderr,
+        "mcopy: src/./link: the source does not match the manifest (changed since, or read differently), not installed\n\
+         mcopy: src/./new-file: not named in the manifest, not installed\n\
+         mcopy: src/./plain: the source does not match the manifest (changed since, or read differently), not installed\n"
+    );
+    assert!(
+        !env.path("dst/plain").exists()
+            && !env.path("dst/new-file").exists()
+            && !env.path("dst/link").exists()
+    );
+    assert_eq!(
+        fs::read(env.path("dst/deep/a/b/c/big")).unwrap(),
+        fs::read(env.path("src/deep/a/b/c/big")).unwrap()
+    );
+    let leftovers =
+        Command::new("find").arg(env.path("dst")).args(["-name", ".mcopy.tmp.*"]).output().unwrap();
+    assert!(leftovers.stdout.is_empty());
+}
+
+#[test]
+fn unsafe_names_are_refused() {
+    let env = tree();
+    let abs = env.path("src/plain");
+    let input = format!("src/./../outside\n{}\nsrc/./plain\n", abs.display());
+    let out = run(env.tool("mcopy").arg("dst"), input);
+    assert_eq!(out.status, 2);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "mcopy: src/./../outside: unsafe name: '..' component\nmcopy: {}: unsafe name: absolute path\n",
+            abs.display()
+        )
+    );
+    assert!(env.path("dst/plain").is_file());
+    assert!(!env.path("outside").exists());
+}
+
+#[test]
+fn a_symlink_inside_dst_is_never_followed() {
+    let env = tree();
+    env.mkdir("elsewhere");
+    env.mkdir("dst");
+    env.symlink("../elsewhere", "dst/deep");
+    let out = mcopy(&env, &["src", "dst"]);
+    assert_eq!(out.status, 2);
+    assert!(out.stderr.contains("mcopy: dst/deep: deep in DST is a symlink or not a directory: a symlink inside DST is never followed\n"), "{}", out.stderr);
+    assert!(out.stderr.contains("mcopy: dst/deep/a/b/c/big: deep in DST is a symlink"), "{}", out.stderr);
+    assert_eq!(fs::read_dir(env.path("elsewhere")).unwrap().count(), 0, "nothing written through the link");
+    assert!(env.path("dst/plain").is_file(), "the other files are copied");
+}
+
+#[test]
+fn a_tree_is_never_copied_into_itself() {
+    let env = tree();
+    for (src, dst) in [("src", "src/inside"), ("src", "src"), ("src/", "./src/deep/x")] {
+        let out = mcopy(&env, &[src, dst]);
+        assert_eq!(out.status, 2, "{src} {dst}");
+        assert!(out.stderr.contains("refusing to copy a tree into itself"), "{}", out.stderr);
+    }
+    assert!(!env.path("src/inside").exists() && !env.path("src/deep/x").exists());
+    let list = run(env.tool("mtree-list").args(["-0", "src"]), "");
+    let out = run(env.tool("mcopy").args(["-0", "src/sub"]), &list.stdout);
+    assert_eq!(out.status, 2);
+    assert!(!env.path("src/sub").exists());
+}
+
+#[test]
+fn a_vanished_source_is_named_and_the_rest_copied() {
+    let env = tree();
+    let out = run(env.tool("mcopy").arg("dst"), "src/./plain\nsrc/./gone\nsrc/./-dash\n");
+    assert_eq!(out.status, 2);
+    assert_eq!(out.stderr, "mcopy: src/./gone: No such file or directory\n");
+    assert!(env.path("dst/plain").is_file() && env.path("dst/-dash").is_file());
+}
+
+#[test]
+fn stale_temporaries_are_removed_by_the_next_run() {
+    let env = tree();
+    env.write("dst/deep/.mcopy.tmp.big", "half a file");
+    let out = mcopy(&env, &["src", "dst"]);
+    assert_eq!(out.status, 0);
+    assert_eq!(out.stderr, "mcopy: removed 1 temporary file(s) left by an interrupted run\n");
+    assert_same_tree(&env.path("src"), &env.path("dst"), true);
+}
+
+#[test]
+fn sparse_file_stays_sparse_and_hashes_right() {
+    let env = Env::new();
+    let f = fs::File::create(
+        env.path("src/sparse")
+            .parent()
+            .map(|p| {
+                fs::create_dir_all(p).unwrap();
+                env.path("src/sparse")
+            })
+            .unwrap(),
+    )
+    .unwrap();
+    f.set_len(256 << 20).unwrap();
+    std::os::unix::fs::FileExt::write_at(&f, b"data in the middle", 100 << 20).unwrap();
+    std::os::unix::fs::FileExt::write_at(&f, b"and at the end", (256 << 20) - 14).unwrap();
+    drop(f);
+    let out = mcopy(&env, &["--hash-out", "H", "src", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let meta = fs::metadata(env.path("dst/sparse")).unwrap();
+    assert_eq!(meta.len(), 256 << 20);
+    assert!(meta.blocks() * 512 < 1 << 20, "{} blocks allocated", meta.blocks());
+    assert!(fs::read(env.path("src/sparse")).unwrap() == fs::read(env.path("dst/sparse")).unwrap());
+    let expected = run(env.tool("mhash").arg("src/./sparse"), "");
+    assert_eq!(fs::read(env.path("H")).unwrap(), expected.stdout);
+}
+
+#[test]
+fn owner_and_group_are_kept_as_root() {
+    if !is_root() {
+        return;
+    }
+    let env = tree();
+    std::os::unix::fs::lchown(env.path("src/plain"), Some(1234), Some(5678)).unwrap();
+    std::os::unix::fs::lchown(env.path("src/link"), Some(4321), Some(8765)).unwrap();
+    assert_eq!(mcopy(&env, &["src", "dst"]).status, 0);
+    let m = fs::metadata(env.path("dst/plain")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (1234, 5678));
+    let l = fs::symlink_metadata(env.path("dst/link")).unwrap();
+    assert_eq!((l.uid(), l.gid()), (4321, 8765));
+}
+
+#[test]
+fn dry_run_output_to_a_closed_pipe_ends_quietly() {
+    let env = Env::new();
+    for i in 0..3000 {
+        env.write(format!("src/{i:05}-some-name"), "");
+    }
+    let mut child = env
+        .tool("mcopy")
+        .args(["-n", "src", "dst"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 11];
+    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!((child.wait().unwrap().code(), stderr.as_str(), &first), (Some(0), "", b"would copy "));
+}
+
+/// Waits until a temporary for `base` appears under `dir`.
+fn wait_for_temporary(dir: &Path, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let tmp = dir.join(format!(".mcopy.tmp.{base}"));
+    while !tmp.exists() {
+        assert!(Instant::now() < deadline, "no temporary appeared");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn sigkill_mid_file_leaves_no_final_name_and_a_rerun_completes() {
+    let env = Env::new();
+    env.write("src/a-small", "small");
+    env.write("src/huge", bytes(4, 400 << 20));
+    let mut child = env.tool("mcopy").args(["-j1", "src", "dst"]).stderr(Stdio::null()).spawn().unwrap();
+    wait_for_temporary(&env.path("dst"), "huge");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!env.path("dst/huge").exists(), "no file under its final name");
+    let rerun = mcopy(&env, &["src", "dst"]);
+    assert_eq!(rerun.status, 0, "{}", rerun.stderr);
+    assert_eq!(rerun.stderr, "mcopy: removed 1 temporary file(s) left by an interrupted run\n");
+    assert_same_tree(&env.path("src"), &env.path("dst"), true);
+}
+
+#[test]
+fn sigterm_and_sigint_remove_temporaries_and_exit_143_and_130() {
+    for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
+        let env = Env::new();
+        env.write("src/huge", bytes(4, 400 << 20));
+        let mut child = env.tool("mcopy").args(["src", "dst"]).stderr(Stdio::piped()).spawn().unwrap();
+        wait_for_temporary(&env.path("dst"), "huge");
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let status = child.wait().unwrap();
+        let mut stderr = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        assert_eq!(status.code(), Some(code), "{stderr}");
+        assert!(stderr.contains("removed 1 temporary file(s)"), "{stderr}");
+        assert_eq!(fs::read_dir(env.path("dst")).unwrap().count(), 0, "nothing left in DST");
+    }
+}
+
+#[test]
+fn a_full_disk_names_the_file_leaves_nothing_partial_and_copies_the_rest() {
+    if !can_mount() {
+        return;
+    }
+    let env = Env::new();
+    env.write("src/a-fits", bytes(1, 300_000));
+    env.write("src/b-too-big", bytes(2, 3 << 20));
+    env.write("src/c-fits", bytes(3, 300_000));
+    let mount = Mount::tmpfs(env.path("dst"), "2m");
+    let out = mcopy(&env, &["src", "dst"]);
+    assert_eq!(out.status, 2);
+    assert_eq!(out.stderr, format!("mcopy: {}/b-too-big: No space left on device\n", "dst"));
+    let mut names: Vec<_> = fs::read_dir(&mount.dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    assert_eq!(names, ["a-fits", "c-fits"]);
+    assert_eq!(fs::read(mount.dir.join("c-fits")).unwrap(), bytes(3, 300_000));
+}
+
+#[test]
+fn a_read_only_directory_in_dst_is_an_error_for_its_files_only() {
+    if !can_mount() {
+        return;
+    }
+    let env = Env::new();
+    env.write("src/ro/x", "x");
+    env.write("src/rw/y", "y");
+    let _ro = Mount::read_only(env.path("dst/ro"));
+    let out = mcopy(&env, &["src", "dst"]);
+    assert_eq!(out.status, 2);
+    assert!(out.stderr.contains("dst/ro/x: Read-only file system"), "{}", out.stderr);
+    assert_eq!(fs::read(env.path("dst/rw/y")).unwrap(), b"y");
+}
