@@ -40,9 +40,9 @@ pub fn items_from_records(records: impl Iterator<Item = io::Result<Vec<u8>>>) ->
 }
 
 /// The walk of SRC as items (`mcopy SRC DST`).
-pub fn items_from_walk(src: &Path) -> impl Iterator<Item = Item> + use<> {
+pub fn items_from_walk(src: &Path, options: WalkOptions) -> impl Iterator<Item = Item> + use<> {
     let bytes = |p: PathBuf| p.into_os_string().into_encoded_bytes();
-    Walk::new(src, WalkOptions::default()).map(move |event| match event {
+    Walk::new(src, options).map(move |event| match event {
         Event::File(p) | Event::Symlink(p) => Item::File(bytes(p)),
         Event::DirStart(p) => Item::DirStart(bytes(p)),
         Event::DirEnd(p) => Item::DirEnd(bytes(p)),

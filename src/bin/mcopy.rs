@@ -12,6 +12,7 @@ use mirror_tools::cli::{AlgoArgs, Blake3ThreadsArgs, JobsArgs, ProgressArgs};
 use mirror_tools::copy::CopyOptions;
 use mirror_tools::dest::Destination;
 use mirror_tools::error::io_reason;
+use mirror_tools::exclude::Exclude;
 use mirror_tools::expect::Expect;
 use mirror_tools::hash::Algo;
 use mirror_tools::manifest::{algo_from_file_name, open_manifest};
@@ -22,6 +23,7 @@ use mirror_tools::name::name_of;
 use mirror_tools::progress::{Mode, Progress};
 use mirror_tools::records::RecordReader;
 use mirror_tools::status::{Status, finish};
+use mirror_tools::walk::WalkOptions;
 
 /// Copy files into DST safely and resumably, hashing what is read.
 ///
@@ -51,6 +53,9 @@ struct Cli {
     /// Install only files whose bytes, as read, match MANIFEST (others: named, status 1)
     #[arg(long = "expect", value_name = "MANIFEST")]
     expect: Option<PathBuf>,
+    /// With SRC: leave out entries matching GLOB, as mtree-list --exclude does
+    #[arg(long = "exclude", value_name = "GLOB")]
+    exclude: Vec<String>,
     /// Do not fdatasync each file before renaming it into place (faster, not crash-safe)
     #[arg(long = "no-fsync")]
     no_fsync: bool,
@@ -83,6 +88,14 @@ fn main() -> ExitCode {
         [src, dst] => (Some(src.clone()), dst.clone()),
         _ => unreachable!("clap takes one or two"),
     };
+
+    let exclude = match Exclude::new(&cli.exclude) {
+        Ok(e) => e,
+        Err(e) => return fail(e),
+    };
+    if src.is_none() && !cli.exclude.is_empty() {
+        return fail("--exclude needs SRC (mcopy SRC DST): a path stream is already chosen");
+    }
 
     // Before anything is written: never a tree into itself.
     let mut stdin_items = None;
@@ -169,9 +182,12 @@ fn main() -> ExitCode {
     let mut out = BufWriter::new(io::stdout());
     let hash_writer = hash_out.as_deref_mut().map(|w| w as &mut (dyn Write + Send));
     let result = match (src, stdin_items) {
-        (Some(src), _) => {
-            job.run(items_from_walk(&src).inspect(with_total), hash_writer, &mut out, &mut io::stderr())
-        }
+        (Some(src), _) => job.run(
+            items_from_walk(&src, WalkOptions { exclude, one_file_system: false }).inspect(with_total),
+            hash_writer,
+            &mut out,
+            &mut io::stderr(),
+        ),
         (None, Some(items)) => job.run(items.inspect(with_total), hash_writer, &mut out, &mut io::stderr()),
         (None, None) => unreachable!("stdin items exist without SRC"),
     };
