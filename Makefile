@@ -5,7 +5,8 @@ DESTDIR ?=
 BINDIR = $(DESTDIR)$(PREFIX)/bin
 MANDIR = $(DESTDIR)$(PREFIX)/share/man/man1
 CARGO ?= cargo
-TOOLS = mtree-list mhash
+TOOLS = mtree-list mhash mcopy mcheck
+PAGES = $(addsuffix .1,$(TOOLS) run-mirror)
 
 .PHONY: all build test lint bench install uninstall clean
 
@@ -22,16 +23,20 @@ test: build
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --locked --all-targets -- -D warnings
+	shellcheck bin/run-mirror bench/run .ci/run
+	for p in $(PAGES); do mandoc -T lint -W warning man/$$p || exit 1; done
 
 bench: build
 	bench/run
 
 install: build
-	install -d $(BINDIR)
-	for t in $(TOOLS); do install -m755 target/release/$$t $(BINDIR)/$$t; done
+	for t in $(TOOLS); do install -Dm755 target/release/$$t $(BINDIR)/$$t || exit 1; done
+	install -Dm755 bin/run-mirror $(BINDIR)/run-mirror
+	for p in $(PAGES); do install -Dm644 man/$$p $(MANDIR)/$$p || exit 1; done
 
 uninstall:
-	for t in $(TOOLS); do rm -f $(BINDIR)/$$t; done
+	for t in $(TOOLS) run-mirror; do rm -f $(BINDIR)/$$t; done
+	for p in $(PAGES); do rm -f $(MANDIR)/$$p; done
 
 clean:
 	$(CARGO) clean
