@@ -86,12 +86,18 @@ impl Env {
     }
 }
 
+/// The checkout's run-mirror script, which finds the tools in target/release.
+pub fn run_mirror_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("bin/run-mirror")
+}
+
 pub fn tool_path(name: &str) -> PathBuf {
     match name {
         "mtree-list" => PathBuf::from(env!("CARGO_BIN_EXE_mtree-list")),
         "mhash" => PathBuf::from(env!("CARGO_BIN_EXE_mhash")),
         "mcheck" => PathBuf::from(env!("CARGO_BIN_EXE_mcheck")),
         "mcopy" => PathBuf::from(env!("CARGO_BIN_EXE_mcopy")),
+        "run-mirror" => run_mirror_path(),
         other => panic!("unknown tool {other}"),
     }
 }
@@ -212,6 +218,17 @@ impl Mount {
         let ok = Command::new("mount").args(["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs"]).arg(&dir).status();
         assert!(ok.unwrap().success(), "mount ro tmpfs");
         Mount { dir }
+    }
+
+    /// `src` bind-mounted read-only at `dir` (a write-protected drive).
+    pub fn read_only_bind(src: &Path, dir: PathBuf) -> Mount {
+        fs::create_dir_all(&dir).unwrap();
+        let bind = Command::new("mount").arg("--bind").arg(src).arg(&dir).status();
+        assert!(bind.unwrap().success(), "mount --bind");
+        let mount = Mount { dir };
+        let ro = Command::new("mount").args(["-o", "remount,bind,ro"]).arg(&mount.dir).status();
+        assert!(ro.unwrap().success(), "remount ro");
+        mount
     }
 
     /// A fresh ext4 filesystem (4 KiB blocks) in the image file `image` of `mib` MiB,

@@ -1,0 +1,276 @@
+//! run-mirror end to end: each step, the whole workflow, and the exit codes scripts test.
+
+mod common;
+
+use common::{Env, Mount, bytes, can_mount, run};
+use std::fs;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn tree() -> Env {
+    let env = Env::new();
+    env.write("src/run42/lane1.fastq.gz", bytes(1, 300_000));
+    env.write("src/run42/lane2.fastq.gz", bytes(2, 2 << 20));
+    env.write("src/with space/é", "accent");
+    env.write("src/empty", "");
+    env.mkdir("src/empty-dir");
+    env.symlink("empty", "src/link");
+    env
+}
+
+fn mirror(env: &Env, args: &[&str]) -> common::Output {
+    run(env.tool("run-mirror").args(args), "")
+}
+
+fn mhash_manifest(env: &Env, dir: &str, args: &[&str]) -> Vec<u8> {
+    let list = run(
+        env.tool("mtree-list").args(["-0", "--exclude", "/BLAKE3SUMS", "--exclude", "/SHA256SUMS", dir]),
+        "",
+    );
+    run(env.tool("mhash").arg("-0").args(args), &list.stdout).stdout
+}
+
+fn same_files(env: &Env, a: &str, b: &str) {
+    let out = Command::new("diff")
+        .arg("-r")
+        .arg("--no-dereference")
+        .arg(env.path(a))
+        .arg(env.path(b))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn all_makes_the_manifest_copies_and_verifies() {
+    let env = tree();
+    let out = mirror(&env, &["--step", "all", "--jobs", "4", "--blake3-threads", "1", "src", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "run-mirror: make-manifest: hashing src (blake3) into src/BLAKE3SUMS\n\
+         run-mirror: copy: src -> dst, checking every file against src/BLAKE3SUMS\n\
+         run-mirror: verify: dst against src/BLAKE3SUMS, from the disk\n\
+         mcheck: 5 checked: 5 OK, 0 FAILED, 0 MISSING, 0 unreadable\n"
+    );
+    assert_eq!(fs::read(env.path("src/BLAKE3SUMS")).unwrap(), mhash_manifest(&env, "src", &[]));
+    same_files(&env, "src", "dst");
+    assert!(env.path("dst/empty-dir").is_dir());
+    // The manifest came along, and b3sum accepts it in DST.
+    if let Some(mut b3sum) = env.peer("b3sum", "dst") {
+        assert_eq!(run(b3sum.args(["--check", "--quiet", "BLAKE3SUMS"]), "").status, 0);
+    }
+}
+
+#[test]
+fn each_step_alone() {
+    let env = tree();
+    let made = mirror(&env, &["--step", "make-manifest", "src"]);
+    assert_eq!((made.status, made.stdout.len()), (0, 0), "{}", made.stderr);
+    assert!(env.path("src/BLAKE3SUMS").is_file());
+    let copied = mirror(&env, &["--step", "copy", "src", "dst"]);
+    assert_eq!(copied.status, 0, "{}", copied.stderr);
+    same_files(&env, "src", "dst");
+    let verified = mirror(&env, &["--step", "verify", "src", "dst"]);
+    assert_eq!(verified.status, 0, "{}", verified.stderr);
+    assert!(verified.stderr.starts_with("run-mirror: verify: dst against dst/BLAKE3SUMS, from the disk\n"));
+}
+
+#[test]
+fn manifest_streams_out_gzipped_and_back_in() {
+    let env = tree();
+    let script = format!(
+        "{rm} --step make-manifest --manifest - src | gzip > m.gz && {rm} --step copy src dst 2>/dev/null; \
+         zcat m.gz | {rm} --step verify --manifest - src dst",
+        rm = common::run_mirror_path().display()
+    );
+    // The copy step needs a manifest in SRC; make one the usual way for it.
+    assert_eq!(mirror(&env, &["--step", "make-manifest", "src"]).status, 0);
+    let out = run(Command::new("bash").arg("-c").arg(&script).current_dir(env.root()), "");
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("verify: dst against stdin"), "{}", out.stderr);
+    let gz = Command::new("zcat").arg(env.path("m.gz")).output().unwrap().stdout;
+    // Streamed to stdout, the manifest names everything in SRC, the earlier BLAKE3SUMS too.
+    let list = run(env.tool("mtree-list").args(["-0", "src"]), "");
+    assert_eq!(gz, run(env.tool("mhash").arg("-0"), &list.stdout).stdout);
+}
+
+#[test]
+fn all_with_manifest_to_stdout_keeps_a_private_copy() {
+    let env = tree();
+    let out = mirror(&env, &["--manifest", "-", "src", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, mhash_manifest(&env, "src", &[]));
+    assert!(!env.path("src/BLAKE3SUMS").exists() && !env.path("dst/BLAKE3SUMS").exists());
+    same_files(&env, "src", "dst");
+}
+
+#[test]
+fn flags_win_over_the_environment() {
+    let env = tree();
+    let mut cmd = env.tool("run-mirror");
+    cmd.env("MIRROR_JOBS", "not-a-number").args(["src", "dst"]);
+    let from_env = run(&mut cmd, "");
+    assert_eq!(from_env.status, 2, "the tools read MIRROR_JOBS");
+    assert!(from_env.stderr.contains("not-a-number"), "{}", from_env.stderr);
+    let mut cmd = env.tool("run-mirror");
+    cmd.env("MIRROR_JOBS", "not-a-number").env("MIRROR_B3THREADS", "x").args([
+        "--jobs",
+        "2",
+        "--blake3-threads",
+        "2",
+        "src",
+        "dst",
+    ]);
+    assert_eq!(run(&mut cmd, "").status, 0, "the flags win");
+    let mut cmd = env.tool("run-mirror");
+    cmd.env("MIRROR_JOBS", "1").env("MIRROR_B3THREADS", "1").args(["src", "dst2"]);
+    assert_eq!(run(&mut cmd, "").status, 0);
+}
+
+#[test]
+fn dry_run_writes_nothing_to_dst() {
+    let env = tree();
+    let out = mirror(&env, &["--dry-run", "src", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(!env.path("dst").exists());
+    assert!(out.stdout_str().contains("would copy run42/lane2.fastq.gz (2.00 MiB)"), "{}", out.stdout_str());
+    assert!(out.stderr.contains("verify: skipped (dry run: nothing was copied)"), "{}", out.stderr);
+    assert!(env.path("src/BLAKE3SUMS").is_file(), "the manifest is made");
+}
+
+#[test]
+fn a_corrupted_copy_gives_1() {
+    let env = tree();
+    assert_eq!(mirror(&env, &["src", "dst"]).status, 0);
+    let mut data = fs::read(env.path("dst/run42/lane2.fastq.gz")).unwrap();
+    data[1000] ^= 0x40;
+    fs::write(env.path("dst/run42/lane2.fastq.gz"), data).unwrap();
+    let out = mirror(&env, &["--step", "verify", "src", "dst"]);
+    assert_eq!(out.status, 1);
+    assert_eq!(out.stdout_str(), "run42/lane2.fastq.gz: FAILED\n");
+}
+
+#[test]
+fn a_source_changed_after_the_manifest_is_not_installed() {
+    let env = tree();
+    assert_eq!(mirror(&env, &["--step", "make-manifest", "src"]).status, 0);
+    fs::write(env.path("src/run42/lane1.fastq.gz"), bytes(9, 300_000)).unwrap();
+    let out = mirror(&env, &["--step", "copy", "src", "dst"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("lane1.fastq.gz: the source does not match the manifest"), "{}", out.stderr);
+    assert!(!env.path("dst/run42/lane1.fastq.gz").exists());
+}
+
+#[test]
+fn usage_errors_give_2_with_one_line() {
+    let env = tree();
+    env.write("file", "f");
+    for args in [
+        &["--bogus", "src", "dst"][..],
+        &[],
+        &["src"],
+        &["--step", "sideways", "src", "dst"],
+        &["--algo", "md5", "src", "dst"],
+        &["--jobs", "many", "src", "dst"],
+        &["src", "src/inside"],
+        &["nope", "dst"],
+        &["file", "dst"],
+        &["src", "dst", "extra"],
+    ] {
+        let out = mirror(&env, args);
+        assert_eq!(out.status, 2, "{args:?}: {}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.starts_with("run-mirror: "), "{}", out.stderr);
+    }
+    assert!(!env.path("src/inside").exists() && !env.path("dst").exists());
+    assert_eq!(mirror(&env, &["--help"]).status, 0);
+    assert!(mirror(&env, &["--version"]).stdout_str().starts_with("run-mirror "));
+}
+
+#[test]
+fn sha256_manifest_is_what_sha256sum_checks() {
+    let env = tree();
+    let out = mirror(&env, &["--algo", "sha256", "src", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(
+        fs::read(env.path("src/SHA256SUMS")).unwrap(),
+        mhash_manifest(&env, "src", &["--algo", "sha256"])
+    );
+    if let Some(mut sha) = env.peer("sha256sum", "dst") {
+        assert_eq!(run(sha.args(["-c", "--quiet", "SHA256SUMS"]), "").status, 0);
+    }
+    // Verify alone finds SHA256SUMS and knows its algorithm by its name.
+    assert_eq!(mirror(&env, &["--step", "verify", "src", "dst"]).status, 0);
+}
+
+#[test]
+fn prefer_external_b3_gives_the_same_manifest() {
+    let env = tree();
+    if common::peer("b3sum").is_none() {
+        return;
+    }
+    let out = mirror(&env, &["--step", "make-manifest", "--prefer-external-b3", "src"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(fs::read(env.path("src/BLAKE3SUMS")).unwrap(), mhash_manifest(&env, "src", &[]));
+}
+
+#[test]
+fn one_pass_reads_the_source_once_and_verifies() {
+    let env = tree();
+    let out = mirror(&env, &["--one-pass", "src", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stderr.starts_with("run-mirror: copy (one pass): src -> dst, hashing into src/BLAKE3SUMS\n"));
+    assert_eq!(fs::read(env.path("src/BLAKE3SUMS")).unwrap(), mhash_manifest(&env, "src", &[]));
+    assert_eq!(fs::read(env.path("dst/BLAKE3SUMS")).unwrap(), fs::read(env.path("src/BLAKE3SUMS")).unwrap());
+}
+
+#[test]
+fn a_read_only_source_puts_the_manifest_in_dst() {
+    if !can_mount() {
+        return;
+    }
+    let env = tree();
+    let ro = Mount::read_only_bind(&env.path("src"), env.path("ro"));
+    let out = mirror(&env, &["ro", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("run-mirror: ro is read-only: the manifest goes to dst/BLAKE3SUMS\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(!ro.dir.join("BLAKE3SUMS").exists());
+    assert_eq!(fs::read(env.path("dst/BLAKE3SUMS")).unwrap(), mhash_manifest(&env, "src", &[]));
+    let again = mirror(&env, &["--step", "verify", "ro", "dst"]);
+    assert_eq!(again.status, 0, "{}", again.stderr);
+}
+
+#[test]
+fn rerunning_all_after_an_interruption_finishes_the_job() {
+    let env = tree();
+    env.write("src/run42/huge.bam", bytes(5, 300 << 20));
+    let mut child = env
+        .tool("run-mirror")
+        .args(["--jobs", "1", "src", "dst"])
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !env.path("dst/run42/.mcopy.tmp.huge.bam").exists() {
+        assert!(Instant::now() < deadline, "the copy never started");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // SAFETY: killing the child's own process group.
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    child.wait().unwrap();
+    assert!(!env.path("dst/run42/huge.bam").exists());
+    let out = mirror(&env, &["src", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    same_files(&env, "src", "dst");
+    let mut stderr = String::new();
+    let _ = std::io::Cursor::new(out.stderr.as_bytes()).read_to_string(&mut stderr);
+    assert!(stderr.contains("5 checked") || stderr.contains("6 checked"), "{stderr}");
+}
