@@ -195,6 +195,8 @@ impl Verify<'_> {
             summary.extra = self.list_extra(seen, out, err)?;
         }
         out.flush()?;
+        // The last progress line, then the summary: the summary is the last word.
+        self.progress.finish();
         let mut status = summary.status();
         if entries == 0 {
             // Nothing at all was verified: that is never a success.
