@@ -249,3 +249,58 @@ impl Drop for Mount {
         let _ = Command::new("umount").arg(&self.dir).status();
     }
 }
+
+/// The fault-injecting FUSE filesystem of `tests/fuse/faultfs.py`, mounted for one test.
+pub struct FaultFs {
+    pub dir: PathBuf,
+    child: std::process::Child,
+}
+
+impl FaultFs {
+    /// Serves `root` at `dir` with the faults given (JSON, see faultfs.py), or `None` when
+    /// FUSE cannot be used here (never in CI, which installs it).
+    pub fn mount(root: &Path, dir: PathBuf, faults: &str) -> Option<FaultFs> {
+        let usable = is_root()
+            && Path::new("/dev/fuse").exists()
+            && Command::new("/usr/bin/python3")
+                .args(["-c", "import fusepy"])
+                .output()
+                .is_ok_and(|o| o.status.success());
+        if !usable {
+            assert!(std::env::var_os("CI").is_none(), "CI installs python3-fusepy (see .ci/run)");
+            eprintln!("skipping: FUSE or python3-fusepy not available");
+            return None;
+        }
+        fs::create_dir_all(&dir).unwrap();
+        let faults_file = dir.with_extension("faults.json");
+        fs::write(&faults_file, faults).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuse/faultfs.py");
+        let child = Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(root)
+            .arg(&dir)
+            .arg(&faults_file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mounted = FaultFs { dir, child };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mounts = fs::read_to_string("/proc/mounts").unwrap();
+            if mounts.lines().any(|l| l.split(' ').nth(1) == Some(&*mounted.dir.to_string_lossy())) {
+                return Some(mounted);
+            }
+            assert!(Instant::now() < deadline, "faultfs did not mount");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for FaultFs {
+    fn drop(&mut self) {
+        let _ = Command::new("fusermount").arg("-u").arg(&self.dir).status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
