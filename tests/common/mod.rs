@@ -299,7 +299,7 @@ impl FaultFs {
 
 impl Drop for FaultFs {
     fn drop(&mut self) {
-        let _ = Command::new("fusermount").arg("-u").arg(&self.dir).status();
+        let _ = Command::new("umount").arg(&self.dir).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
