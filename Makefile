@@ -8,7 +8,7 @@ CARGO ?= cargo
 TOOLS = mtree-list mhash mcopy mcheck
 PAGES = $(addsuffix .1,$(TOOLS) run-mirror)
 
-.PHONY: all build test lint bench install uninstall clean
+.PHONY: all build test lint bench fuzz stress install uninstall clean
 
 all: build
 
@@ -28,6 +28,15 @@ lint:
 
 bench: build
 	bench/run
+
+# The parsers of untrusted input (manifests, path streams) under the mutation fuzzer.
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release --locked --test fuzz -- --nocapture
+
+# A tree of 1,000,000 empty files listed, hashed, copied and checked, with peak memory.
+stress: build
+	bench/stress
 
 install: build
 	for t in $(TOOLS); do install -Dm755 target/release/$$t $(BINDIR)/$$t || exit 1; done

@@ -304,3 +304,20 @@ impl Drop for FaultFs {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `cmd` with stdin from `input` (a file) and returns its exit code and peak resident
+/// memory in KiB, as the kernel counted it (wait4).
+pub fn run_measured(cmd: &mut Command, input: &Path) -> (i32, u64) {
+    let child = cmd
+        .stdin(fs::File::open(input).unwrap())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 reaps our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32);
+    (libc::WEXITSTATUS(status), usage.ru_maxrss as u64)
+}
