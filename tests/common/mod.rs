@@ -307,6 +307,7 @@ impl Drop for FaultFs {
 
 /// Runs `cmd` with stdin from `input` (a file) and returns its exit code and peak resident
 /// memory in KiB, as the kernel counted it (wait4).
+#[allow(clippy::zombie_processes)] // wait4 below reaps the child: std's wait cannot report memory
 pub fn run_measured(cmd: &mut Command, input: &Path) -> (i32, u64) {
     let child = cmd
         .stdin(fs::File::open(input).unwrap())
