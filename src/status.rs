@@ -37,7 +37,7 @@ pub fn finish(tool: &str, result: io::Result<Status>) -> i32 {
         Ok(status) => status.code(),
         Err(err) if is_broken_pipe(&err) => 0,
         Err(err) => {
-            eprintln!("{tool}: write error: {err}");
+            eprintln!("{tool}: write error: {}", crate::error::io_reason(&err));
             Status::Trouble.code()
         }
     }

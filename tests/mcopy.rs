@@ -290,30 +290,24 @@ fn stale_temporaries_are_removed_by_the_next_run() {
 }
 
 #[test]
-fn sparse_file_stays_sparse_and_hashes_right() {
+fn a_4_gib_sparse_file_stays_sparse_and_hashes_right() {
     let env = Env::new();
-    let f = fs::File::create(
-        env.path("src/sparse")
-            .parent()
-            .map(|p| {
-                fs::create_dir_all(p).unwrap();
-                env.path("src/sparse")
-            })
-            .unwrap(),
-    )
-    .unwrap();
-    f.set_len(256 << 20).unwrap();
-    std::os::unix::fs::FileExt::write_at(&f, b"data in the middle", 100 << 20).unwrap();
-    std::os::unix::fs::FileExt::write_at(&f, b"and at the end", (256 << 20) - 14).unwrap();
+    env.mkdir("src");
+    let size: u64 = 4 << 30;
+    let f = fs::File::create(env.path("src/sparse")).unwrap();
+    f.set_len(size).unwrap();
+    std::os::unix::fs::FileExt::write_at(&f, b"data in the middle", 2 << 30).unwrap();
+    std::os::unix::fs::FileExt::write_at(&f, b"and at the end", size - 14).unwrap();
     drop(f);
     let out = mcopy(&env, &["--hash-out", "H", "src", "dst"]);
     assert_eq!(out.status, 0, "{}", out.stderr);
     let meta = fs::metadata(env.path("dst/sparse")).unwrap();
-    assert_eq!(meta.len(), 256 << 20);
+    assert_eq!(meta.len(), size);
     assert!(meta.blocks() * 512 < 1 << 20, "{} blocks allocated", meta.blocks());
-    assert!(fs::read(env.path("src/sparse")).unwrap() == fs::read(env.path("dst/sparse")).unwrap());
     let expected = run(env.tool("mhash").arg("src/./sparse"), "");
-    assert_eq!(fs::read(env.path("H")).unwrap(), expected.stdout);
+    assert_eq!(fs::read(env.path("H")).unwrap(), expected.stdout, "the hash covers the holes as zeros");
+    let check = run(env.tool("mcheck").args(["dst", "H"]), "");
+    assert_eq!(check.stdout_str(), "sparse: OK\n", "{}", check.stderr);
 }
 
 #[test]
@@ -429,4 +423,16 @@ fn a_read_only_directory_in_dst_is_an_error_for_its_files_only() {
     assert_eq!(out.status, 2);
     assert!(out.stderr.contains("dst/ro/x: Read-only file system"), "{}", out.stderr);
     assert_eq!(fs::read(env.path("dst/rw/y")).unwrap(), b"y");
+}
+
+#[test]
+fn a_read_only_destination_fails_every_file_clearly() {
+    if !can_mount() {
+        return;
+    }
+    let env = tree();
+    let _ro = Mount::read_only(env.path("dst"));
+    let out = mcopy(&env, &["src", "dst"]);
+    assert_eq!(out.status, 2);
+    assert!(out.stderr.contains("mcopy: dst/plain: Read-only file system\n"), "{}", out.stderr);
 }

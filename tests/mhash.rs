@@ -264,3 +264,21 @@ fn two_runs_give_identical_output() {
     let env = tree();
     assert_eq!(mhash_of_tree(&env, &[]).stdout, mhash_of_tree(&env, &[]).stdout);
 }
+
+#[test]
+fn a_full_disk_under_the_manifest_is_a_write_error() {
+    if !common::can_mount() {
+        return;
+    }
+    let env = Env::new();
+    for i in 0..200 {
+        env.write(format!("src/file-with-a-longish-name-{i:04}"), "x");
+    }
+    let full = common::Mount::tmpfs(env.path("full"), "8k");
+    let list = run(env.tool("mtree-list").args(["-0", "src"]), "");
+    let script = format!("{} -0 > {}/BLAKE3SUMS", common::tool_path("mhash").display(), full.dir.display());
+    let out =
+        run(std::process::Command::new("sh").args(["-c", &script]).current_dir(env.root()), &list.stdout);
+    assert_eq!(out.status, 2);
+    assert_eq!(out.stderr, "mhash: write error: No space left on device\n");
+}
