@@ -11,6 +11,7 @@ use sha2::Digest;
 
 use crate::error::Error;
 use crate::manifest::to_hex;
+use crate::mapped::GuardedMap;
 use crate::source::open_regular;
 
 /// The checksum algorithm of a manifest.
@@ -163,18 +164,22 @@ pub fn hash_file(
     progress: &dyn Fn(u64),
 ) -> io::Result<String> {
     let mut hasher = Hasher::new(algo);
-    // SAFETY: the map is read-only and private to this call. A file truncated while it is
-    // hashed can raise SIGBUS, as with b3sum; the sources here are at rest.
-    let mapped = (size >= MMAP_MIN)
-        .then(|| unsafe { memmap2::MmapOptions::new().len(size as usize).populate().map(&*file) });
+    let mapped = match size >= MMAP_MIN {
+        true => GuardedMap::new(file, size as usize).unwrap_or(None),
+        false => None,
+    };
     match mapped {
-        Some(Ok(map)) => {
-            for slice in map.chunks(MAPPED_SLICE) {
+        Some(map) => {
+            for slice in map.bytes().chunks(MAPPED_SLICE) {
                 hasher.update(slice, threads);
+                if map.faulted() {
+                    // A page could not be read (SIGBUS, caught): the file is unreadable.
+                    return Err(io::Error::from_raw_os_error(libc::EIO));
+                }
                 progress(slice.len() as u64);
             }
         }
-        _ => hash_reader(file, &mut hasher, threads, progress)?,
+        None => hash_reader(file, &mut hasher, threads, progress)?,
     }
     Ok(hasher.finalize_hex())
 }

@@ -16,6 +16,7 @@ pub mod hash;
 pub mod list_tree;
 pub mod make_manifest;
 pub mod manifest;
+pub mod mapped;
 pub mod mirror;
 pub mod name;
 pub mod ordered;

@@ -53,6 +53,9 @@ where
             }
             let result = work(item);
             let mut out = output.lock().expect("no panic while held");
+            if out.error.is_some() {
+                return; // the sink failed: nothing more goes to it
+            }
             out.pending.insert(index, result);
             let before = out.next;
             while let Some(result) = {

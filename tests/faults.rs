@@ -82,3 +82,23 @@ fn a_source_that_reads_differently_twice_is_caught_by_all_not_by_one_pass() {
     let out = run(env.tool("run-mirror").args(["--one-pass", "mnt2", "dst2"]), "");
     assert_eq!(out.status, 0, "{}", out.stderr);
 }
+
+#[test]
+fn an_eio_inside_a_mapped_file_is_a_read_error_not_a_crash() {
+    let env = source();
+    let faults = r#"{"bad": {"eio_at": 1500000}}"#;
+    // Cached: the kernel lets mhash map the file, and the bad sector arrives as SIGBUS.
+    let Some(_fuse) = FaultFs::mount_with(&env.path("src"), env.path("mnt"), faults, &["--cached"]) else {
+        return;
+    };
+    let list = run(env.tool("mtree-list").args(["-0", "mnt"]), "");
+    for threads in ["1", "0"] {
+        let out = run(env.tool("mhash").args(["-0", "--blake3-threads", threads]), &list.stdout);
+        assert_eq!(out.status, 2, "{}", out.stderr);
+        assert_eq!(out.stderr, "mhash: mnt/./bad: Input/output error\n");
+        assert_eq!(
+            out.stdout_str(),
+            format!("{}  a-good\n{}  z-good\n", b3(&bytes(1, 200_000)), b3(&bytes(3, 5000)))
+        );
+    }
+}

@@ -260,6 +260,11 @@ impl FaultFs {
     /// Serves `root` at `dir` with the faults given (JSON, see faultfs.py), or `None` when
     /// FUSE cannot be used here (never in CI, which installs it).
     pub fn mount(root: &Path, dir: PathBuf, faults: &str) -> Option<FaultFs> {
+        FaultFs::mount_with(root, dir, faults, &[])
+    }
+
+    /// [`FaultFs::mount`] with extra arguments for faultfs.py (`--cached`).
+    pub fn mount_with(root: &Path, dir: PathBuf, faults: &str, extra: &[&str]) -> Option<FaultFs> {
         let usable = is_root()
             && Path::new("/dev/fuse").exists()
             && Command::new("/usr/bin/python3")
@@ -280,6 +285,7 @@ impl FaultFs {
             .arg(root)
             .arg(&dir)
             .arg(&faults_file)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

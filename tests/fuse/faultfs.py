@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A read-only FUSE passthrough of a directory that injects faults, for tests.
 
-    faultfs.py ROOT MOUNTPOINT FAULTS.json
+    faultfs.py ROOT MOUNTPOINT FAULTS.json [--cached]
 
 FAULTS maps a file's path (relative to ROOT) to what goes wrong when it is read:
     {"eio_at": N}     reads covering byte N fail with EIO (a bad sector)
@@ -9,7 +9,8 @@ FAULTS maps a file's path (relative to ROOT) to what goes wrong when it is read:
                       (a flaky USB link)
     {"stall": S}      every read first sleeps S seconds
 Mounted with direct_io: no page cache between the tools and this process, and mmap is
-refused (ENODEV), as on many FUSE and network filesystems. Runs until unmounted."""
+refused (ENODEV), as on many FUSE and network filesystems. With --cached, the kernel caches
+and mmap works: a fault then reaches a mapped reader as SIGBUS. Runs until unmounted."""
 import errno
 import json
 import os
@@ -72,9 +73,10 @@ class FaultFS(fusepy.Operations):
 
 def main():
     root, mountpoint, faults_file = sys.argv[1:4]
+    cached = "--cached" in sys.argv[4:]
     with open(faults_file) as f:
         faults = json.load(f)
-    fusepy.FUSE(FaultFS(root, faults), mountpoint, foreground=True, ro=True, direct_io=True,
+    fusepy.FUSE(FaultFS(root, faults), mountpoint, foreground=True, ro=True, direct_io=not cached,
                 nothreads=False, allow_other=False)
 
 
