@@ -274,3 +274,34 @@ fn rerunning_all_after_an_interruption_finishes_the_job() {
     let _ = std::io::Cursor::new(out.stderr.as_bytes()).read_to_string(&mut stderr);
     assert!(stderr.contains("5 checked") || stderr.contains("6 checked"), "{stderr}");
 }
+
+#[test]
+fn sigterm_and_sigint_to_run_mirror_stop_the_copy_and_remove_temporaries() {
+    for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
+        let env = tree();
+        env.write("src/run42/huge.bam", bytes(5, 400 << 20));
+        let mut child = env
+            .tool("run-mirror")
+            .args(["--jobs", "1", "src", "dst"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !env.path("dst/run42/.mcopy.tmp.huge.bam").exists() {
+            assert!(Instant::now() < deadline, "the copy never started");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        // Only run-mirror is signalled, as `kill PID` or a service manager's stop would.
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let status = child.wait().unwrap();
+        let mut stderr = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        assert_eq!(status.code(), Some(code), "{stderr}");
+        assert!(stderr.contains("run-mirror: interrupted; a rerun continues"), "{stderr}");
+        assert!(stderr.contains("mcopy: terminated; removed 1 temporary file(s)"), "{stderr}");
+        assert!(
+            !env.path("dst/run42/.mcopy.tmp.huge.bam").exists() && !env.path("dst/run42/huge.bam").exists()
+        );
+    }
+}
