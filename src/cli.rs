@@ -1,25 +1,27 @@
 //! Flags shared by several tools, defined once and flattened into each tool's parser.
 
-use std::num::NonZeroUsize;
+use std::path::Path;
 
 use clap::Args;
 
+use crate::device::default_jobs;
 use crate::hash::{Algo, Blake3Threads};
 use crate::progress::Mode;
 
 /// `--jobs`: how many files at once.
 #[derive(Args, Clone, Debug)]
 pub struct JobsArgs {
-    /// Files processed at once [default: CPU count; 0 = CPU count]
+    /// Files processed at once [default: 1 on a rotational disk, else the CPU count; 0 = default]
     #[arg(short = 'j', long = "jobs", value_name = "N", env = "MIRROR_JOBS")]
     pub jobs: Option<usize>,
 }
 
 impl JobsArgs {
-    pub fn count(&self) -> usize {
+    /// The number given, else the default for the device `reads_from` lives on.
+    pub fn count(&self, reads_from: Option<&Path>) -> usize {
         match self.jobs {
             Some(n) if n > 0 => n,
-            _ => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            _ => default_jobs(reads_from),
         }
     }
 }

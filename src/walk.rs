@@ -7,11 +7,12 @@ use std::ffi::{CStr, CString, OsStr};
 use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::io_reason;
 use crate::exclude::Exclude;
+use crate::physical::disk_order_key;
 use crate::source::kind_name;
 
 #[derive(Clone, Debug, Default)]
@@ -19,6 +20,18 @@ pub struct WalkOptions {
     pub exclude: Exclude,
     /// Do not descend into directories on another filesystem (`-x`).
     pub one_file_system: bool,
+    pub order: Order,
+}
+
+/// The order of each directory's entries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Order {
+    /// Sorted by name bytes.
+    #[default]
+    Name,
+    /// The regular files by where their data starts on the disk (FIEMAP), then the other
+    /// entries by name: fewer seeks on a hard disk.
+    Physical,
 }
 
 /// What the walker found at one path (always with the root marker).
@@ -149,7 +162,10 @@ impl Walk {
     /// Reads a directory and pushes its frame: `DirStart`, or the error reading it.
     fn enter(&mut self, dir: PathBuf) -> Event {
         match read_sorted(&dir) {
-            Ok(listing) => {
+            Ok(mut listing) => {
+                if self.options.order == Order::Physical {
+                    sort_physically(&dir, &mut listing);
+                }
                 self.stack.push(Frame { dir: dir.clone(), listing, next: 0 });
                 Event::DirStart(dir)
             }
@@ -248,6 +264,28 @@ fn read_sorted(dir: &Path) -> io::Result<Listing> {
     let names = &listing.names;
     listing.entries.sort_unstable_by(|a, b| names[a.0..a.0 + a.1].cmp(&names[b.0..b.0 + b.1]));
     Ok(listing)
+}
+
+/// Puts a listing's regular files first, by where their data lies on the disk, and the other
+/// entries after them, by name (the sort is stable: ties keep name order).
+fn sort_physically(dir: &Path, listing: &mut Listing) {
+    let keys: Vec<(bool, u64)> = (0..listing.entries.len())
+        .map(|i| match listing.entries[i].2 {
+            Kind::File => {
+                let path = dir.join(listing.name(i));
+                // O_NONBLOCK: if the entry became a FIFO since readdir, opening must not block.
+                let file = fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+                    .open(path);
+                (false, file.map_or(u64::MAX, |f| disk_order_key(&f)))
+            }
+            _ => (true, 0),
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..listing.entries.len()).collect();
+    order.sort_by_key(|&i| keys[i]);
+    listing.entries = order.into_iter().map(|i| listing.entries[i]).collect();
 }
 
 impl Iterator for Walk {

@@ -83,12 +83,14 @@ fn main() -> ExitCode {
     };
     let mode = if cli.status { Mode::Off } else { cli.progress.mode() };
     let progress = Progress::new("mcheck", mode);
+    // The default number of readers follows the kind of device DST is on.
+    let jobs = cli.jobs.count(Some(&cli.dst));
     let job = Verify {
         dst: cli.dst,
         label,
         algo,
         zero: cli.zero,
-        jobs: cli.jobs.count(),
+        jobs,
         threads,
         quiet: cli.quiet,
         status_only: cli.status,

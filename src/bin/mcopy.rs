@@ -23,7 +23,7 @@ use mirror_tools::name::name_of;
 use mirror_tools::progress::{Mode, Progress};
 use mirror_tools::records::RecordReader;
 use mirror_tools::status::{Status, finish};
-use mirror_tools::walk::WalkOptions;
+use mirror_tools::walk::{Order, WalkOptions};
 
 /// Copy files into DST safely and resumably, hashing what is read.
 ///
@@ -53,6 +53,10 @@ struct Cli {
     /// Install only files whose bytes, as read, match MANIFEST (others: named, status 1)
     #[arg(long = "expect", value_name = "MANIFEST")]
     expect: Option<PathBuf>,
+    /// With SRC: the order of each directory's entries (name, or physical: files by where
+    /// they lie on the disk first)
+    #[arg(long = "order", value_enum, value_name = "ORDER", default_value = "name")]
+    order: Order,
     /// With SRC: leave out entries matching GLOB, as mtree-list --exclude does
     #[arg(long = "exclude", value_name = "GLOB")]
     exclude: Vec<String>,
@@ -93,12 +97,13 @@ fn main() -> ExitCode {
         Ok(e) => e,
         Err(e) => return fail(e),
     };
-    if src.is_none() && !cli.exclude.is_empty() {
-        return fail("--exclude needs SRC (mcopy SRC DST): a path stream is already chosen");
+    if src.is_none() && (!cli.exclude.is_empty() || cli.order != Order::Name) {
+        return fail("--exclude and --order need SRC (mcopy SRC DST): a path stream is already chosen");
     }
 
     // Before anything is written: never a tree into itself.
     let mut stdin_items = None;
+    let mut reads_from = src.clone();
     if let Some(src) = &src {
         if let Err(e) = check_not_inside(src, &dst) {
             return fail(e);
@@ -107,6 +112,7 @@ fn main() -> ExitCode {
         let mut records = RecordReader::new(io::stdin(), cli.null).map(|r| r.map(|r| r.bytes)).peekable();
         if let Some(Ok(first)) = records.peek().filter(|r| r.as_ref().is_ok_and(|r| is_safe(r))) {
             let root = record_root(first);
+            reads_from = Some(root.clone());
             if let Err(e) = check_not_inside(&root, &dst) {
                 return fail(e);
             }
@@ -159,7 +165,7 @@ fn main() -> ExitCode {
     let progress = Progress::new("mcopy", mode);
     let job = Mirror {
         dest: &dest,
-        jobs: cli.jobs.count(),
+        jobs: cli.jobs.count(reads_from.as_deref()),
         copy: CopyOptions {
             hash: (cli.hash_out.is_some() || expect.is_some()).then_some(algo),
             threads,
@@ -183,7 +189,8 @@ fn main() -> ExitCode {
     let hash_writer = hash_out.as_deref_mut().map(|w| w as &mut (dyn Write + Send));
     let result = match (src, stdin_items) {
         (Some(src), _) => job.run(
-            items_from_walk(&src, WalkOptions { exclude, one_file_system: false }).inspect(with_total),
+            items_from_walk(&src, WalkOptions { exclude, one_file_system: false, order: cli.order })
+                .inspect(with_total),
             hash_writer,
             &mut out,
             &mut io::stderr(),

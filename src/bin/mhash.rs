@@ -1,7 +1,8 @@
 //! mhash: hash files in parallel into a b3sum-compatible manifest.
 
+use std::ffi::OsStr;
 use std::io::{self, BufWriter};
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -57,24 +58,26 @@ fn main() -> ExitCode {
     };
     let mode = cli.progress.mode();
     let progress = Progress::new("mhash", mode);
+    // Not locked once: the worker that completes the oldest file writes it, from any thread.
+    let mut out = BufWriter::with_capacity(64 * 1024, io::stdout());
+    let mut err = io::stderr();
+    let inputs: Box<dyn Iterator<Item = io::Result<Vec<u8>>> + Send> = if cli.files.is_empty() {
+        Box::new(RecordReader::new(io::stdin(), cli.null).map(|r| r.map(|r| r.bytes)))
+    } else {
+        Box::new(cli.files.into_iter().map(|p| Ok(p.into_os_string().into_vec())))
+    };
+    // The first path tells the device, and so the default number of readers.
+    let mut inputs = inputs.peekable();
+    let first = inputs.peek().and_then(|r| r.as_ref().ok()).map(|r| PathBuf::from(OsStr::from_bytes(r)));
     let job = MakeManifest {
         algo: cli.algo.algo.unwrap_or(Algo::Blake3),
-        jobs: cli.jobs.count(),
+        jobs: cli.jobs.count(first.as_deref()),
         threads,
         zero: cli.zero,
         progress: &progress,
         count_total: mode == Mode::Bar,
     };
-    // Not locked once: the worker that completes the oldest file writes it, from any thread.
-    let mut out = BufWriter::with_capacity(64 * 1024, io::stdout());
-    let mut err = io::stderr();
-    let result = if cli.files.is_empty() {
-        let records = RecordReader::new(io::stdin(), cli.null).map(|r| r.map(|r| r.bytes));
-        job.run(records, &mut out, &mut err)
-    } else {
-        let operands = cli.files.into_iter().map(|p| Ok(p.into_os_string().into_vec()));
-        job.run(operands, &mut out, &mut err)
-    };
+    let result = job.run(inputs, &mut out, &mut err);
     progress.finish();
     ExitCode::from(finish("mhash", result) as u8)
 }

@@ -8,7 +8,7 @@ use clap::Parser;
 use mirror_tools::exclude::Exclude;
 use mirror_tools::list_tree::list_trees;
 use mirror_tools::status::finish;
-use mirror_tools::walk::WalkOptions;
+use mirror_tools::walk::{Order, WalkOptions};
 
 /// List the regular files under each SRC, depth-first in byte order, as `SRC/./rel/path`.
 ///
@@ -30,6 +30,10 @@ struct Cli {
     /// Do not descend into directories on other filesystems
     #[arg(short = 'x', long = "one-file-system")]
     one_file_system: bool,
+    /// Order of each directory's entries: by name, or files by where they lie on the disk
+    /// first (fewer seeks on a hard disk)
+    #[arg(long = "order", value_enum, value_name = "ORDER", default_value = "name")]
+    order: Order,
 }
 
 const EXAMPLES: &str = "\
@@ -46,7 +50,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let options = WalkOptions { exclude, one_file_system: cli.one_file_system };
+    let options = WalkOptions { exclude, one_file_system: cli.one_file_system, order: cli.order };
     let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     let result = list_trees(&cli.roots, &options, cli.null, &mut out, &mut io::stderr());
     ExitCode::from(finish("mtree-list", result) as u8)
