@@ -46,7 +46,11 @@ fn physical_order_follows_the_blocks_as_filefrag_reports_them() {
     assert_eq!(listed, expected, "files by first block, then subdirectories");
     let mut by_name = names.clone();
     by_name.sort();
-    assert_ne!(listed[..30], by_name.iter().map(String::as_str).collect::<Vec<_>>()[..], "the test means something");
+    assert_ne!(
+        listed[..30],
+        by_name.iter().map(String::as_str).collect::<Vec<_>>()[..],
+        "the test means something"
+    );
 
     // mcopy's walk takes the same order, and the copy is the same.
     let copy = run(env.tool("mcopy").args(["--order", "physical", "--hash-out", "H", "mnt/run", "dst"]), "");
