@@ -23,7 +23,7 @@ test: build
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --locked --all-targets -- -D warnings
-	shellcheck bin/run-mirror bench/run bench/stress .ci/run
+	shellcheck bin/run-mirror bench/run bench/stress bench/hdd .ci/run
 	for p in $(PAGES); do mandoc -T lint -W warning man/$$p || exit 1; done
 
 bench: build
