@@ -134,15 +134,27 @@ pub fn hash_reader(
     })
 }
 
+/// How a file's bytes are fetched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fetch {
+    /// Map large files (no copy out of the page cache); read small ones.
+    Mapped,
+    /// Read every file front to back in large chunks: on a hard disk, BLAKE3's threads on a
+    /// map would touch far-apart parts of the file at once and make the head jump.
+    Sequential,
+}
+
 /// Hashes the regular file at `path` (refusing FIFOs and devices without opening them).
 pub fn hash_path(
     path: &Path,
     algo: Algo,
     threads: &Blake3Threads,
+    fetch: Fetch,
     progress: &dyn Fn(u64),
 ) -> Result<String, Error> {
     let (mut file, meta) = open_regular(path)?;
-    hash_file(&mut file, meta.len(), algo, threads, progress).map_err(|e| Error::io(path, e))
+    let size = if fetch == Fetch::Sequential { 0 } else { meta.len() };
+    hash_file(&mut file, size, algo, threads, progress).map_err(|e| Error::io(path, e))
 }
 
 /// Files at least this large are mapped rather than read: no copy out of the page cache.
@@ -153,8 +165,8 @@ pub const MMAP_MIN: u64 = 128 << 10;
 /// How much of a mapping is hashed between two progress updates.
 const MAPPED_SLICE: usize = 16 << 20;
 
-/// Hashes an open file of `size` bytes (from its `fstat`): mapped when it is large, read with
-/// `read(2)` otherwise or wherever `mmap` is refused (FUSE with direct I/O and network
+/// Hashes an open file of `size` bytes (from its `fstat`; 0 to read it): mapped when it is
+/// large, read with `read(2)` otherwise or wherever `mmap` is refused (FUSE with direct I/O and network
 /// filesystems refuse it with ENODEV).
 pub fn hash_file(
     file: &mut File,

@@ -5,7 +5,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use crate::error::Error;
-use crate::hash::{Algo, Blake3Threads, hash_path};
+use crate::hash::{Algo, Blake3Threads, Fetch, hash_path};
 use crate::manifest::write_entry;
 use crate::name::name_of;
 use crate::ordered::run_in_order;
@@ -16,6 +16,7 @@ pub struct MakeManifest<'a> {
     pub algo: Algo,
     pub jobs: usize,
     pub threads: Blake3Threads,
+    pub fetch: Fetch,
     /// NUL-terminated output records (`-z`).
     pub zero: bool,
     pub progress: &'a Progress,
@@ -54,7 +55,7 @@ impl MakeManifest<'_> {
                 return Err(Error::BadName { path: path.into(), reason: "empty name after the root marker" });
             }
             progress.start_file(&record);
-            let hex = hash_path(path, self.algo, &self.threads, &|n| progress.add_bytes(n));
+            let hex = hash_path(path, self.algo, &self.threads, self.fetch, &|n| progress.add_bytes(n));
             progress.finish_file();
             Ok((record, hex?))
         };

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use mirror_tools::cli::{AlgoArgs, Blake3ThreadsArgs, JobsArgs, ProgressArgs};
-use mirror_tools::hash::Algo;
+use mirror_tools::device::is_rotational;
+use mirror_tools::hash::{Algo, Fetch};
 use mirror_tools::make_manifest::MakeManifest;
 use mirror_tools::progress::{Mode, Progress};
 use mirror_tools::records::RecordReader;
@@ -69,10 +70,12 @@ fn main() -> ExitCode {
     // The first path tells the device, and so the default number of readers.
     let mut inputs = inputs.peekable();
     let first = inputs.peek().and_then(|r| r.as_ref().ok()).map(|r| PathBuf::from(OsStr::from_bytes(r)));
+    let rotational = first.as_deref().and_then(is_rotational) == Some(true);
     let job = MakeManifest {
         algo: cli.algo.algo.unwrap_or(Algo::Blake3),
         jobs: cli.jobs.count(first.as_deref()),
         threads,
+        fetch: if rotational { Fetch::Sequential } else { Fetch::Mapped },
         zero: cli.zero,
         progress: &progress,
         count_total: mode == Mode::Bar,
