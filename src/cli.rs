@@ -8,6 +8,19 @@ use crate::device::default_jobs;
 use crate::hash::{Algo, Blake3Threads};
 use crate::progress::Mode;
 
+/// The flags of every tool that reads and hashes files, flattened into each one.
+#[derive(Args, Clone, Debug)]
+pub struct HashingArgs {
+    #[command(flatten)]
+    pub jobs: JobsArgs,
+    #[command(flatten)]
+    pub threads: Blake3ThreadsArgs,
+    #[command(flatten)]
+    pub algo: AlgoArgs,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
+}
+
 /// `--jobs`: how many files at once.
 #[derive(Args, Clone, Debug)]
 pub struct JobsArgs {

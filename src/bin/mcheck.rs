@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mirror_tools::cli::{AlgoArgs, Blake3ThreadsArgs, JobsArgs, ProgressArgs};
+use mirror_tools::cli::HashingArgs;
 use mirror_tools::hash::Algo;
 use mirror_tools::manifest::{algo_from_file_name, open_manifest};
 use mirror_tools::progress::{Mode, Progress};
@@ -43,13 +43,7 @@ struct Cli {
     #[arg(short = 'z', long = "zero")]
     zero: bool,
     #[command(flatten)]
-    jobs: JobsArgs,
-    #[command(flatten)]
-    threads: Blake3ThreadsArgs,
-    #[command(flatten)]
-    algo: AlgoArgs,
-    #[command(flatten)]
-    progress: ProgressArgs,
+    hashing: HashingArgs,
 }
 
 const EXAMPLES: &str = "\
@@ -63,6 +57,7 @@ fn main() -> ExitCode {
     let manifest_path = cli.manifest.filter(|p| p.as_os_str() != "-");
     let label = manifest_path.as_ref().map_or("-".to_string(), |p| p.display().to_string());
     let algo = cli
+        .hashing
         .algo
         .algo
         .or_else(|| manifest_path.as_deref().and_then(algo_from_file_name))
@@ -74,17 +69,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let threads = match cli.threads.threads() {
+    let threads = match cli.hashing.threads.threads() {
         Ok(t) => t,
         Err(e) => {
             eprintln!("mcheck: cannot start threads: {e}");
             return ExitCode::from(2);
         }
     };
-    let mode = if cli.status { Mode::Off } else { cli.progress.mode() };
+    let mode = if cli.status { Mode::Off } else { cli.hashing.progress.mode() };
     let progress = Progress::new("mcheck", mode);
     // The default number of readers follows the kind of device DST is on.
-    let jobs = cli.jobs.count(Some(&cli.dst));
+    let jobs = cli.hashing.jobs.count(Some(&cli.dst));
     let job = Verify {
         dst: cli.dst,
         label,

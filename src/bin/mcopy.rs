@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use mirror_tools::at::is_root_user;
 use mirror_tools::cleanup::handle_signals;
-use mirror_tools::cli::{AlgoArgs, Blake3ThreadsArgs, JobsArgs, ProgressArgs};
+use mirror_tools::cli::HashingArgs;
 use mirror_tools::copy::CopyOptions;
 use mirror_tools::dest::Destination;
 use mirror_tools::error::io_reason;
@@ -64,13 +64,7 @@ struct Cli {
     #[arg(long = "no-fsync")]
     no_fsync: bool,
     #[command(flatten)]
-    jobs: JobsArgs,
-    #[command(flatten)]
-    threads: Blake3ThreadsArgs,
-    #[command(flatten)]
-    algo: AlgoArgs,
-    #[command(flatten)]
-    progress: ProgressArgs,
+    hashing: HashingArgs,
 }
 
 const EXAMPLES: &str = "\
@@ -141,7 +135,7 @@ fn main() -> ExitCode {
     };
 
     let algo_hint = cli.expect.as_deref().and_then(algo_from_file_name);
-    let algo = cli.algo.algo.or(algo_hint).unwrap_or(Algo::Blake3);
+    let algo = cli.hashing.algo.algo.or(algo_hint).unwrap_or(Algo::Blake3);
     let expect = match &cli.expect {
         Some(path) => match open_manifest(Some(path)) {
             Ok(m) => Some(Expect::new(m, path.display().to_string(), algo, false)),
@@ -157,15 +151,15 @@ fn main() -> ExitCode {
         },
         None => None,
     };
-    let threads = match cli.threads.threads() {
+    let threads = match cli.hashing.threads.threads() {
         Ok(t) => t,
         Err(e) => return fail(format!("cannot start threads: {e}")),
     };
-    let mode = cli.progress.mode();
+    let mode = cli.hashing.progress.mode();
     let progress = Progress::new("mcopy", mode);
     let job = Mirror {
         dest: &dest,
-        jobs: cli.jobs.count(reads_from.as_deref()),
+        jobs: cli.hashing.jobs.count(reads_from.as_deref()),
         copy: CopyOptions {
             hash: (cli.hash_out.is_some() || expect.is_some()).then_some(algo),
             threads,

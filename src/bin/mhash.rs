@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mirror_tools::cli::{AlgoArgs, Blake3ThreadsArgs, JobsArgs, ProgressArgs};
+use mirror_tools::cli::HashingArgs;
 use mirror_tools::device::is_rotational;
 use mirror_tools::hash::{Algo, Fetch};
 use mirror_tools::make_manifest::MakeManifest;
@@ -33,13 +33,7 @@ struct Cli {
     #[arg(short = 'z', long = "zero")]
     zero: bool,
     #[command(flatten)]
-    jobs: JobsArgs,
-    #[command(flatten)]
-    threads: Blake3ThreadsArgs,
-    #[command(flatten)]
-    algo: AlgoArgs,
-    #[command(flatten)]
-    progress: ProgressArgs,
+    hashing: HashingArgs,
 }
 
 const EXAMPLES: &str = "\
@@ -50,14 +44,14 @@ Examples:
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let threads = match cli.threads.threads() {
+    let threads = match cli.hashing.threads.threads() {
         Ok(t) => t,
         Err(e) => {
             eprintln!("mhash: cannot start threads: {e}");
             return ExitCode::from(2);
         }
     };
-    let mode = cli.progress.mode();
+    let mode = cli.hashing.progress.mode();
     let progress = Progress::new("mhash", mode);
     // Not locked once: the worker that completes the oldest file writes it, from any thread.
     let mut out = BufWriter::with_capacity(64 * 1024, io::stdout());
@@ -72,8 +66,8 @@ fn main() -> ExitCode {
     let first = inputs.peek().and_then(|r| r.as_ref().ok()).map(|r| PathBuf::from(OsStr::from_bytes(r)));
     let rotational = first.as_deref().and_then(is_rotational) == Some(true);
     let job = MakeManifest {
-        algo: cli.algo.algo.unwrap_or(Algo::Blake3),
-        jobs: cli.jobs.count(first.as_deref()),
+        algo: cli.hashing.algo.algo.unwrap_or(Algo::Blake3),
+        jobs: cli.hashing.jobs.count(first.as_deref()),
         threads,
         fetch: if rotational { Fetch::Sequential } else { Fetch::Mapped },
         zero: cli.zero,
