@@ -30,6 +30,12 @@ pub struct JobsArgs {
 }
 
 impl JobsArgs {
+    /// True when `--jobs` (or `MIRROR_JOBS`) names a number: then it wins over what is
+    /// detected about the device, and so do the other defaults chosen for a hard disk.
+    pub fn given(&self) -> bool {
+        self.jobs.is_some_and(|n| n > 0)
+    }
+
     /// The number given, else the default for the device `reads_from` lives on.
     pub fn count(&self, reads_from: Option<&Path>) -> usize {
         match self.jobs {

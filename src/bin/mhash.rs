@@ -64,12 +64,13 @@ fn main() -> ExitCode {
     // The first path tells the device, and so the default number of readers.
     let mut inputs = inputs.peekable();
     let first = inputs.peek().and_then(|r| r.as_ref().ok()).map(|r| PathBuf::from(OsStr::from_bytes(r)));
-    let rotational = first.as_deref().and_then(is_rotational) == Some(true);
+    // On a hard disk (unless --jobs overrides the detection), read each file front to back.
+    let hdd = !cli.hashing.jobs.given() && first.as_deref().and_then(is_rotational) == Some(true);
     let job = MakeManifest {
         algo: cli.hashing.algo.algo.unwrap_or(Algo::Blake3),
         jobs: cli.hashing.jobs.count(first.as_deref()),
         threads,
-        fetch: if rotational { Fetch::Sequential } else { Fetch::Mapped },
+        fetch: if hdd { Fetch::Sequential } else { Fetch::Mapped },
         zero: cli.zero,
         progress: &progress,
         count_total: mode == Mode::Bar,
