@@ -98,11 +98,7 @@ fn a_dst_directory_swapped_for_a_symlink_mid_copy_is_not_written_through() {
     let child =
         env.tool("mcopy").args(["-j1", "mnt", "dst"]).stderr(std::process::Stdio::piped()).spawn().unwrap();
     // While the first file stalls, replace dst/sub by a link to a directory outside DST.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !env.path("dst/sub/.mcopy.tmp.1-slow").exists() {
-        assert!(std::time::Instant::now() < deadline, "the copy never started");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    common::wait_for_temporary(&env.path("dst/sub"), "1-slow");
     fs::rename(env.path("dst/sub"), env.path("dst/sub.moved")).unwrap();
     std::os::unix::fs::symlink("../outside", env.path("dst/sub")).unwrap();
     let out = child.wait_with_output().unwrap();

@@ -3,13 +3,12 @@
 
 mod common;
 
-use common::{Env, Mount, bytes, can_mount, is_root, run};
+use common::{Env, Mount, bytes, can_mount, is_root, run, wait_for_temporary};
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 fn tree() -> Env {
     let env = Env::new();
@@ -344,16 +343,6 @@ fn dry_run_output_to_a_closed_pipe_ends_quietly() {
     let mut stderr = String::new();
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert_eq!((child.wait().unwrap().code(), stderr.as_str(), &first), (Some(0), "", b"would copy "));
-}
-
-/// Waits until a temporary for `base` appears under `dir`.
-fn wait_for_temporary(dir: &Path, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let tmp = dir.join(format!(".mcopy.tmp.{base}"));
-    while !tmp.exists() {
-        assert!(Instant::now() < deadline, "no temporary appeared");
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }
 
 #[test]

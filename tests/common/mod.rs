@@ -328,3 +328,14 @@ pub fn run_measured(cmd: &mut Command, input: &Path) -> (i32, u64) {
     assert_eq!(pid, child.id() as i32);
     (libc::WEXITSTATUS(status), usage.ru_maxrss as u64)
 }
+
+/// Waits (up to a minute) until mcopy's temporary for `base` appears in `dir`: the copy of
+/// that file is under way.
+pub fn wait_for_temporary(dir: &Path, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let tmp = dir.join(format!(".mcopy.tmp.{base}"));
+    while !tmp.exists() {
+        assert!(Instant::now() < deadline, "no temporary appeared for {base}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
