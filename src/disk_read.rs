@@ -194,19 +194,33 @@ fn hash_open(
 mod tests {
     use super::*;
 
-    fn check(len: usize) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f");
+    fn check_in(dir: &Path, len: usize) -> Method {
+        let path = dir.join("f");
         let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
         std::fs::write(&path, &data).unwrap();
-        let (hex, _) = hash_from_disk(&path, Algo::Blake3, &Blake3Threads::One, &|_| {}).unwrap();
+        let (hex, method) = hash_from_disk(&path, Algo::Blake3, &Blake3Threads::One, &|_| {}).unwrap();
         assert_eq!(hex, blake3::hash(&data).to_hex().as_str(), "len {len}");
+        method
     }
 
     #[test]
     fn every_size_around_the_chunk_and_block_edges() {
+        let dir = tempfile::tempdir().unwrap();
         for len in [0, 1, 4095, 4096, 4097, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 2 * CHUNK + 4097] {
-            check(len);
+            check_in(dir.path(), len);
+        }
+    }
+
+    #[test]
+    fn pages_are_dropped_where_a_device_holds_the_data_and_kept_on_tmpfs() {
+        let on_disk = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(on_disk.path(), b"x").unwrap();
+        let expected = if is_tmpfs(on_disk.as_file()) { Method::Cached } else { Method::Dropped };
+        assert_eq!(drop_cached_pages(on_disk.as_file()), expected);
+        let shm = Path::new("/dev/shm");
+        if shm.is_dir() {
+            let in_memory = tempfile::NamedTempFile::new_in(shm).unwrap();
+            assert_eq!(drop_cached_pages(in_memory.as_file()), Method::Cached);
         }
     }
 }

@@ -21,21 +21,6 @@ pub enum Algo {
     Sha256,
 }
 
-impl Algo {
-    /// The name used in tagged manifest lines (`BLAKE3 (name) = hex`).
-    pub fn tag(self) -> &'static str {
-        match self {
-            Algo::Blake3 => "BLAKE3",
-            Algo::Sha256 => "SHA256",
-        }
-    }
-
-    /// Length of the hex digest.
-    pub fn hex_len(self) -> usize {
-        64
-    }
-}
-
 /// How many threads BLAKE3 may use inside one file.
 #[derive(Clone)]
 pub enum Blake3Threads {

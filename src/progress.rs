@@ -94,11 +94,6 @@ impl Progress {
         Progress { counters, bar, plain: Mutex::new(plain) }
     }
 
-    /// A report that shows nothing (library callers and tests).
-    pub fn off() -> Progress {
-        Progress::new("", Mode::Off)
-    }
-
     /// Adds bytes still to do (the total grows as a stream of paths is read).
     pub fn add_total(&self, bytes: u64) {
         if let Some(bar) = &self.bar {
