@@ -10,7 +10,8 @@ use std::io::BufRead;
 use std::sync::Mutex;
 
 use crate::hash::Algo;
-use crate::manifest::{LineError, LineReader, parse_line};
+use crate::manifest::{manifest_lines, parse_line};
+use crate::records::{RecordError, RecordReader};
 
 pub enum Lookup {
     /// The manifest's digest for the name, and the algorithm it is in.
@@ -19,7 +20,7 @@ pub enum Lookup {
 }
 
 struct State {
-    lines: LineReader<Box<dyn BufRead + Send>>,
+    lines: RecordReader<Box<dyn BufRead + Send>>,
     pending: HashMap<Vec<u8>, (String, Algo)>,
     /// Problems met in the manifest, for the caller to report.
     messages: Vec<String>,
@@ -37,7 +38,7 @@ impl Expect {
     /// `algo` is for lines without a tag.
     pub fn new(manifest: Box<dyn BufRead + Send>, label: String, algo: Algo, zero: bool) -> Expect {
         let state = State {
-            lines: LineReader::new(manifest, zero),
+            lines: manifest_lines(manifest, zero),
             pending: HashMap::new(),
             messages: Vec::new(),
             finished: false,
@@ -57,8 +58,8 @@ impl Expect {
                 break;
             };
             let entry = match line.map_err(|e| match e {
-                LineError::TooLong => "line too long".to_string(),
-                LineError::Io(e) => crate::error::io_reason(&e),
+                RecordError::TooLong => "line too long".to_string(),
+                RecordError::Io(e) => crate::error::io_reason(&e),
             }) {
                 Ok(line) => parse_line(&line, self.zero).map_err(str::to_string),
                 Err(e) => Err(e),

@@ -11,6 +11,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::Path;
 
 use crate::hash::Algo;
+use crate::records::RecordReader;
 
 /// Writes one manifest entry.
 pub fn write_entry(out: &mut impl Write, hex: &str, name: &[u8], zero: bool) -> io::Result<()> {
@@ -198,69 +199,9 @@ pub fn open_manifest(path: Option<&Path>) -> io::Result<Box<dyn BufRead + Send>>
 /// plus a tag and a digest. A longer line is reported, and skipped without being buffered.
 pub const MAX_LINE: usize = 16 * 1024;
 
-/// Reads manifest lines with bounded memory: yields `(line number, Ok(bytes))`, or
-/// `Err(TooLong)` for a line over [`MAX_LINE`] (consumed, not kept).
-pub struct LineReader<R> {
-    inner: R,
-    terminator: u8,
-    number: u64,
-}
-
-#[derive(Debug)]
-pub enum LineError {
-    TooLong,
-    Io(io::Error),
-}
-
-impl<R: BufRead> LineReader<R> {
-    pub fn new(inner: R, zero: bool) -> Self {
-        LineReader { inner, terminator: if zero { 0 } else { b'\n' }, number: 0 }
-    }
-}
-
-impl<R: BufRead> Iterator for LineReader<R> {
-    type Item = (u64, Result<Vec<u8>, LineError>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let mut line = Vec::new();
-        let mut too_long = false;
-        let mut any = false;
-        loop {
-            let buf = match self.inner.fill_buf() {
-                Ok(buf) => buf,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.number += 1;
-                    return Some((self.number, Err(LineError::Io(e))));
-                }
-            };
-            if buf.is_empty() {
-                if !any {
-                    return None;
-                }
-                break;
-            }
-            any = true;
-            let (take, done) = match memchr::memchr(self.terminator, buf) {
-                Some(i) => (i, true),
-                None => (buf.len(), false),
-            };
-            if !too_long {
-                if line.len() + take > MAX_LINE {
-                    too_long = true;
-                    line = Vec::new();
-                } else {
-                    line.extend_from_slice(&buf[..take]);
-                }
-            }
-            self.inner.consume(if done { take + 1 } else { take });
-            if done {
-                break;
-            }
-        }
-        self.number += 1;
-        Some((self.number, if too_long { Err(LineError::TooLong) } else { Ok(line) }))
-    }
+/// The lines of a manifest (NUL-terminated records with `zero`), numbered, in bounded memory.
+pub fn manifest_lines<R: BufRead>(manifest: R, zero: bool) -> RecordReader<R> {
+    RecordReader::new(manifest, zero, MAX_LINE)
 }
 
 #[cfg(test)]
@@ -362,18 +303,5 @@ mod tests {
         assert_eq!(algo_from_file_name(Path::new("/x/SHA256SUMS")), Some(Algo::Sha256));
         assert_eq!(algo_from_file_name(Path::new("run.sha256.gz")), Some(Algo::Sha256));
         assert_eq!(algo_from_file_name(Path::new("BLAKE3SUMS")), None);
-    }
-
-    #[test]
-    fn line_reader_bounds_memory_and_counts_lines() {
-        let mut input = b"a\n".to_vec();
-        input.extend(std::iter::repeat_n(b'x', 10 * MAX_LINE));
-        input.extend_from_slice(b"\nb\r\nc");
-        let lines: Vec<_> = LineReader::new(&input[..], false).collect();
-        assert_eq!(lines.len(), 4);
-        assert!(matches!(&lines[0], (1, Ok(l)) if l == b"a"));
-        assert!(matches!(&lines[1], (2, Err(LineError::TooLong))));
-        assert!(matches!(&lines[2], (3, Ok(l)) if l == b"b\r"));
-        assert!(matches!(&lines[3], (4, Ok(l)) if l == b"c"));
     }
 }

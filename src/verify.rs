@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use crate::disk_read::hash_from_disk;
 use crate::error::{Error, display_bytes};
 use crate::hash::{Algo, Blake3Threads};
-use crate::manifest::{Entry, LineError, LineReader, parse_line, write_status};
+use crate::manifest::{Entry, manifest_lines, parse_line, write_status};
 use crate::name::{name_of, unsafe_reason};
 use crate::ordered::run_in_order;
 use crate::progress::Progress;
+use crate::records::RecordError;
 use crate::status::Status;
 use crate::walk::{Event, Walk, WalkOptions};
 
@@ -104,11 +105,11 @@ impl Verify<'_> {
         let mut seen = self.extra.then(HashSet::<u128>::new);
         let mut entries = 0u64;
         let mut fatal = None;
-        let lines = LineReader::new(manifest, self.zero).map(|(number, line)| {
+        let lines = manifest_lines(manifest, self.zero).map(|(number, line)| {
             let parsed = match line {
                 Ok(line) => parse_line(&line, self.zero).map_err(|reason| (number, reason)).map_err(Ok),
-                Err(LineError::TooLong) => Err(Ok((number, "line too long"))),
-                Err(LineError::Io(e)) => Err(Err(e)),
+                Err(RecordError::TooLong) => Err(Ok((number, "line too long"))),
+                Err(RecordError::Io(e)) => Err(Err(e)),
             };
             if let (true, Ok(Some(entry))) = (self.count_total, &parsed)
                 && let Ok(meta) = std::fs::metadata(self.dst.join(OsStr::from_bytes(&entry.name)))

@@ -351,3 +351,19 @@ fn a_block_corrupted_on_the_device_is_caught_where_b3sum_sees_the_cache() {
     assert_eq!(out.status, 1, "{}", out.stderr);
     assert_eq!(out.stdout_str(), "data.fq: FAILED\nother.fq: OK\n");
 }
+
+/// A truncated gzip stream fails on every read: it once made the manifest reader spin forever.
+#[test]
+fn a_truncated_gzip_manifest_is_an_error_not_a_hang() {
+    let env = Env::new();
+    for i in 0..400u64 {
+        env.write(format!("dst/f{i:03}"), bytes(i, 100));
+    }
+    std::fs::write(env.path("M"), manifest(&env, &[])).unwrap();
+    assert!(Command::new("gzip").arg(env.path("M")).status().unwrap().success());
+    let gz = std::fs::read(env.path("M.gz")).unwrap();
+    std::fs::write(env.path("cut.gz"), &gz[..gz.len() / 2]).unwrap();
+    let out = mcheck(&env, &["-q", "dst", "cut.gz"], "");
+    assert_eq!(out.status, 2);
+    assert!(out.stderr.ends_with("mcheck: cut.gz: incomplete deflate stream\n"), "{}", out.stderr);
+}

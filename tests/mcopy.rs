@@ -425,3 +425,27 @@ fn a_read_only_destination_fails_every_file_clearly() {
     assert_eq!(out.status, 2);
     assert!(out.stderr.contains("mcopy: dst/plain: Read-only file system\n"), "{}", out.stderr);
 }
+
+/// A truncated gzip manifest for --expect is reported once, and the files it no longer names
+/// are refused: it once made the lookup spin forever.
+#[test]
+fn a_truncated_gzip_expect_manifest_is_reported_and_nothing_unverified_is_installed() {
+    let env = Env::new();
+    for i in 0..400u64 {
+        env.write(format!("src/f{i:03}"), bytes(i, 100));
+    }
+    let list = run(env.tool("mtree-list").args(["-0", "src"]), "");
+    fs::write(env.path("M"), run(env.tool("mhash").arg("-0"), &list.stdout).stdout).unwrap();
+    assert!(Command::new("gzip").arg(env.path("M")).status().unwrap().success());
+    let gz = fs::read(env.path("M.gz")).unwrap();
+    fs::write(env.path("cut.gz"), &gz[..gz.len() / 2]).unwrap();
+    let out = mcopy(&env, &["--expect", "cut.gz", "src", "dst"]);
+    assert_eq!(out.status, 2);
+    assert_eq!(out.stderr.matches("cut.gz:").count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("mcopy: src/./f399: not named in the manifest, not installed\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(!env.path("dst/f399").exists());
+}

@@ -21,7 +21,7 @@ use mirror_tools::mirror::{
 };
 use mirror_tools::name::name_of;
 use mirror_tools::progress::{Mode, Progress};
-use mirror_tools::records::RecordReader;
+use mirror_tools::records::path_records;
 use mirror_tools::status::{Status, finish};
 use mirror_tools::walk::{Order, WalkOptions};
 
@@ -103,7 +103,7 @@ fn main() -> ExitCode {
             return fail(e);
         }
     } else {
-        let mut records = RecordReader::new(io::stdin(), cli.null).map(|r| r.map(|r| r.bytes)).peekable();
+        let mut records = path_records(io::stdin(), cli.null).peekable();
         if let Some(Ok(first)) = records.peek().filter(|r| r.as_ref().is_ok_and(|r| is_safe(r))) {
             let root = record_root(first);
             reads_from = Some(root.clone());

@@ -12,7 +12,7 @@ use mirror_tools::device::is_rotational;
 use mirror_tools::hash::{Algo, Fetch};
 use mirror_tools::make_manifest::MakeManifest;
 use mirror_tools::progress::{Mode, Progress};
-use mirror_tools::records::RecordReader;
+use mirror_tools::records::path_records;
 use mirror_tools::status::finish;
 
 /// Hash files in parallel into a manifest that b3sum --check and sha256sum -c accept.
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
     let mut out = BufWriter::with_capacity(64 * 1024, io::stdout());
     let mut err = io::stderr();
     let inputs: Box<dyn Iterator<Item = io::Result<Vec<u8>>> + Send> = if cli.files.is_empty() {
-        Box::new(RecordReader::new(io::stdin(), cli.null).map(|r| r.map(|r| r.bytes)))
+        Box::new(path_records(io::stdin(), cli.null))
     } else {
         Box::new(cli.files.into_iter().map(|p| Ok(p.into_os_string().into_vec())))
     };
