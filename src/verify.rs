@@ -48,14 +48,19 @@ type Parsed = Result<Option<Entry>, io::Result<(u64, &'static str)>>;
 /// What became of one manifest line.
 enum Outcome {
     Skip,
-    Ok(Vec<u8>),
-    Failed(Vec<u8>),
-    Missing(Vec<u8>),
+    /// A file was looked for under DST.
+    Checked(Vec<u8>, Verdict),
     IgnoredMissing,
-    Unreadable(Vec<u8>, Error),
     Malformed(u64, &'static str),
     Unsafe(u64, Vec<u8>, &'static str),
     ManifestError(io::Error),
+}
+
+enum Verdict {
+    Ok,
+    Failed,
+    Missing,
+    Unreadable(Error),
 }
 
 #[derive(Default, Debug, PartialEq, Eq)]
@@ -68,6 +73,8 @@ pub struct Summary {
     pub malformed: u64,
     pub unsafe_names: u64,
     pub extra: u64,
+    /// Missing files not counted, with `--ignore-missing`.
+    pub ignored: u64,
 }
 
 impl Summary {
@@ -103,7 +110,6 @@ impl Verify<'_> {
         }
         let mut summary = Summary::default();
         let mut seen = self.extra.then(HashSet::<u128>::new);
-        let mut entries = 0u64;
         let mut fatal = None;
         let lines = manifest_lines(manifest, self.zero).map(|(number, line)| {
             let parsed = match line {
@@ -123,49 +129,37 @@ impl Verify<'_> {
             let print = !self.status_only;
             match outcome {
                 Outcome::Skip => {}
-                Outcome::Ok(name) => {
-                    entries += 1;
+                Outcome::Checked(name, verdict) => {
                     summary.checked += 1;
-                    summary.ok += 1;
                     if let Some(seen) = &mut seen {
                         seen.insert(fingerprint(&name));
                     }
-                    if print && !self.quiet {
-                        write_status(out, &name, "OK")?;
+                    let word = match verdict {
+                        Verdict::Ok => {
+                            summary.ok += 1;
+                            (!self.quiet).then_some("OK")
+                        }
+                        Verdict::Failed => {
+                            summary.failed += 1;
+                            Some("FAILED")
+                        }
+                        Verdict::Missing => {
+                            summary.missing += 1;
+                            Some("MISSING")
+                        }
+                        Verdict::Unreadable(e) => {
+                            summary.unreadable += 1;
+                            if print {
+                                writeln!(err, "mcheck: {e}")?;
+                            }
+                            Some("FAILED open or read")
+                        }
+                    };
+                    if let (true, Some(word)) = (print, word) {
+                        write_status(out, &name, word)?;
                     }
                 }
-                Outcome::Failed(name) => {
-                    entries += 1;
-                    summary.checked += 1;
-                    summary.failed += 1;
-                    if let Some(seen) = &mut seen {
-                        seen.insert(fingerprint(&name));
-                    }
-                    if print {
-                        write_status(out, &name, "FAILED")?;
-                    }
-                }
-                Outcome::Missing(name) => {
-                    entries += 1;
-                    summary.checked += 1;
-                    summary.missing += 1;
-                    if print {
-                        write_status(out, &name, "MISSING")?;
-                    }
-                }
-                Outcome::IgnoredMissing => entries += 1,
-                Outcome::Unreadable(name, e) => {
-                    entries += 1;
-                    summary.checked += 1;
-                    summary.unreadable += 1;
-                    if let Some(seen) = &mut seen {
-                        seen.insert(fingerprint(&name));
-                    }
-                    if print {
-                        writeln!(err, "mcheck: {e}")?;
-                        write_status(out, &name, "FAILED open or read")?;
-                    }
-                }
+                Outcome::IgnoredMissing => summary.ignored += 1,
                 Outcome::Malformed(number, reason) => {
                     summary.malformed += 1;
                     if print && summary.malformed <= MALFORMED_REPORTED {
@@ -173,7 +167,6 @@ impl Verify<'_> {
                     }
                 }
                 Outcome::Unsafe(number, name, reason) => {
-                    entries += 1;
                     summary.unsafe_names += 1;
                     if print {
                         writeln!(
@@ -199,7 +192,7 @@ impl Verify<'_> {
         // The last progress line, then the summary: the summary is the last word.
         self.progress.finish();
         let mut status = summary.status();
-        if entries == 0 {
+        if summary.checked + summary.unsafe_names + summary.ignored == 0 {
             // Nothing at all was verified: that is never a success.
             writeln!(err, "mcheck: {}: no checksum lines found: nothing was verified", self.label)?;
             status.raise(Status::Trouble);
@@ -234,16 +227,20 @@ impl Verify<'_> {
             self.progress.add_bytes(n)
         });
         self.progress.finish_file();
-        match result {
-            Ok((hex, _)) if hex == entry.hex => Outcome::Ok(entry.name),
-            Ok(_) => Outcome::Failed(entry.name),
+        let verdict = match result {
+            Ok((hex, _)) if hex == entry.hex => Verdict::Ok,
+            Ok(_) => Verdict::Failed,
             Err(Error::Io { source, .. })
                 if matches!(source.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) =>
             {
-                if self.ignore_missing { Outcome::IgnoredMissing } else { Outcome::Missing(entry.name) }
+                if self.ignore_missing {
+                    return Outcome::IgnoredMissing;
+                }
+                Verdict::Missing
             }
-            Err(e) => Outcome::Unreadable(entry.name, e),
-        }
+            Err(e) => Verdict::Unreadable(e),
+        };
+        Outcome::Checked(entry.name, verdict)
     }
 
     /// Walks DST and lists the files the manifest does not name, as `name: EXTRA`.
