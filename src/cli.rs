@@ -1,10 +1,11 @@
 //! Flags shared by several tools, defined once and flattened into each tool's parser.
 
+use std::num::NonZeroUsize;
 use std::path::Path;
 
 use clap::Args;
 
-use crate::device::default_jobs;
+use crate::device::is_rotational;
 use crate::hash::{Algo, Blake3Threads};
 use crate::progress::Mode;
 
@@ -30,19 +31,28 @@ pub struct JobsArgs {
 }
 
 impl JobsArgs {
-    /// True when `--jobs` (or `MIRROR_JOBS`) names a number: then it wins over what is
-    /// detected about the device, and so do the other defaults chosen for a hard disk.
-    pub fn given(&self) -> bool {
-        self.jobs.is_some_and(|n| n > 0)
-    }
-
-    /// The number given, else the default for the device `reads_from` lives on.
-    pub fn count(&self, reads_from: Option<&Path>) -> usize {
+    /// How to read files that live where `reads_from` does: the number given by `--jobs` (or
+    /// `MIRROR_JOBS`), which also takes the device as fast; else one reader on a rotational
+    /// device (several make a disk head jump between files) and one per CPU elsewhere.
+    pub fn readers(&self, reads_from: Option<&Path>) -> Readers {
         match self.jobs {
-            Some(n) if n > 0 => n,
-            _ => default_jobs(reads_from),
+            Some(n) if n > 0 => Readers { jobs: n, hdd: false },
+            _ if reads_from.and_then(is_rotational) == Some(true) => Readers { jobs: 1, hdd: true },
+            _ => Readers {
+                jobs: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+                hdd: false,
+            },
         }
     }
+}
+
+/// How a tool reads its files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Readers {
+    /// Files at once.
+    pub jobs: usize,
+    /// The hard-disk defaults apply (detected, not overridden by `--jobs`).
+    pub hdd: bool,
 }
 
 /// `--algo`.

@@ -23,15 +23,6 @@ fn is_rotational_in(sys: &Path, path: &Path) -> Option<bool> {
         .map(|s| s.trim() == "1")
 }
 
-/// The default number of files processed at once: one on a spinning disk (several readers
-/// make its head jump between files), one per CPU elsewhere.
-pub fn default_jobs(path: Option<&Path>) -> usize {
-    match path.and_then(is_rotational) {
-        Some(true) => 1,
-        _ => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

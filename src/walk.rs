@@ -10,6 +10,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::device::is_rotational;
 use crate::error::io_reason;
 use crate::exclude::Exclude;
 use crate::physical::disk_order_key;
@@ -32,6 +33,8 @@ pub enum Order {
     /// The regular files by where their data starts on the disk (FIEMAP), then the other
     /// entries by name: fewer seeks on a hard disk.
     Physical,
+    /// Physical on a rotational device (as sysfs tells), else by name.
+    Auto,
 }
 
 /// What the walker found at one path (always with the root marker).
@@ -139,6 +142,10 @@ impl Walk {
         walk.queued = match fs::metadata(root) {
             Err(err) => Some(Event::Error(root.to_path_buf(), err)),
             Ok(meta) if meta.is_dir() => {
+                if walk.options.order == Order::Auto {
+                    let hdd = is_rotational(root) == Some(true);
+                    walk.options.order = if hdd { Order::Physical } else { Order::Name };
+                }
                 let marked = marked_root(root);
                 walk.prefix_len = marked.as_os_str().len();
                 walk.root_dev = meta.dev();

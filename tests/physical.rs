@@ -52,6 +52,22 @@ fn physical_order_follows_the_blocks_as_filefrag_reports_them() {
         "the test means something"
     );
 
+    // --order auto follows the device's rotational flag in sysfs.
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    let loop_dev = mounts
+        .lines()
+        .find(|l| l.split(' ').nth(1) == Some(&*mount.dir.to_string_lossy()))
+        .and_then(|l| l.split(' ').next()?.strip_prefix("/dev/"))
+        .expect("the loop device of the mount")
+        .to_string();
+    let flag = format!("/sys/block/{loop_dev}/queue/rotational");
+    let by_name = run(env.tool("mtree-list").arg("mnt/run"), "");
+    for (rotational, wanted) in [("1", &out.stdout), ("0", &by_name.stdout)] {
+        std::fs::write(&flag, rotational).unwrap();
+        let auto = run(env.tool("mtree-list").args(["--order", "auto", "mnt/run"]), "");
+        assert_eq!(&auto.stdout, wanted, "rotational = {rotational}");
+    }
+
     // mcopy's walk takes the same order, and the copy is the same.
     let copy = run(env.tool("mcopy").args(["--order", "physical", "--hash-out", "H", "mnt/run", "dst"]), "");
     assert_eq!(copy.status, 0, "{}", copy.stderr);

@@ -79,7 +79,7 @@ fn main() -> ExitCode {
     let mode = if cli.status { Mode::Off } else { cli.hashing.progress.mode() };
     let progress = Progress::new("mcheck", mode);
     // The default number of readers follows the kind of device DST is on.
-    let jobs = cli.hashing.jobs.count(Some(&cli.dst));
+    let jobs = cli.hashing.jobs.readers(Some(&cli.dst)).jobs;
     let job = Verify {
         dst: cli.dst,
         label,

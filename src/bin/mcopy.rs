@@ -53,8 +53,8 @@ struct Cli {
     /// Install only files whose bytes, as read, match MANIFEST (others: named, status 1)
     #[arg(long = "expect", value_name = "MANIFEST")]
     expect: Option<PathBuf>,
-    /// With SRC: the order of each directory's entries (name, or physical: files by where
-    /// they lie on the disk first)
+    /// With SRC: the order of each directory's entries (name; physical: files by where they
+    /// lie on the disk first; auto: physical on a rotational device)
     #[arg(long = "order", value_enum, value_name = "ORDER", default_value = "name")]
     order: Order,
     /// With SRC: leave out entries matching GLOB, as mtree-list --exclude does
@@ -159,7 +159,7 @@ fn main() -> ExitCode {
     let progress = Progress::new("mcopy", mode);
     let job = Mirror {
         dest: &dest,
-        jobs: cli.hashing.jobs.count(reads_from.as_deref()),
+        jobs: cli.hashing.jobs.readers(reads_from.as_deref()).jobs,
         copy: CopyOptions {
             hash: (cli.hash_out.is_some() || expect.is_some()).then_some(algo),
             threads,

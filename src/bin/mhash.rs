@@ -8,7 +8,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use mirror_tools::cli::HashingArgs;
-use mirror_tools::device::is_rotational;
 use mirror_tools::hash::{Algo, Fetch};
 use mirror_tools::make_manifest::MakeManifest;
 use mirror_tools::progress::{Mode, Progress};
@@ -65,12 +64,12 @@ fn main() -> ExitCode {
     let mut inputs = inputs.peekable();
     let first = inputs.peek().and_then(|r| r.as_ref().ok()).map(|r| PathBuf::from(OsStr::from_bytes(r)));
     // On a hard disk (unless --jobs overrides the detection), read each file front to back.
-    let hdd = !cli.hashing.jobs.given() && first.as_deref().and_then(is_rotational) == Some(true);
+    let readers = cli.hashing.jobs.readers(first.as_deref());
     let job = MakeManifest {
         algo: cli.hashing.algo.algo.unwrap_or(Algo::Blake3),
-        jobs: cli.hashing.jobs.count(first.as_deref()),
+        jobs: readers.jobs,
         threads,
-        fetch: if hdd { Fetch::Sequential } else { Fetch::Mapped },
+        fetch: if readers.hdd { Fetch::Sequential } else { Fetch::Mapped },
         zero: cli.zero,
         progress: &progress,
         count_total: mode == Mode::Bar,

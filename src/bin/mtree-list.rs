@@ -31,7 +31,7 @@ struct Cli {
     #[arg(short = 'x', long = "one-file-system")]
     one_file_system: bool,
     /// Order of each directory's entries: by name, or files by where they lie on the disk
-    /// first (fewer seeks on a hard disk)
+    /// first (fewer seeks on a hard disk), or auto: physical on a rotational device
     #[arg(long = "order", value_enum, value_name = "ORDER", default_value = "name")]
     order: Order,
 }
