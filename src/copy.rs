@@ -97,21 +97,32 @@ pub fn copy_record(dest: &Destination, record: &[u8], opts: &CopyOptions) -> Res
     }
     let (mut file, _) = open_regular(src)?;
     let st = at::fstat(&file).map_err(|e| Error::io(src, e))?;
-    let up_to_date = existing.is_some_and(|d| {
-        d.st_mode & libc::S_IFMT == libc::S_IFREG
-            && d.st_size == st.st_size
-            && (opts.checksum || (d.st_mtime, d.st_mtime_nsec) == (st.st_mtime, st.st_mtime_nsec))
-    });
-    let mut same_content = up_to_date && !opts.checksum;
+    // A regular file of the same size is there: the same mtime says it is up to date, or,
+    // with --checksum, the same content (then it only gets the source's mode and times).
+    let same_size = existing.filter(|d| d.st_mode & libc::S_IFMT == libc::S_IFREG && d.st_size == st.st_size);
+    let same_mtime =
+        same_size.is_some_and(|d| (d.st_mtime, d.st_mtime_nsec) == (st.st_mtime, st.st_mtime_nsec));
     let mut hex = None;
-    if up_to_date && opts.checksum {
-        let p = parent.as_ref().expect("existing implies a parent");
-        let algo = opts.hash.unwrap_or(Algo::Blake3);
-        let dst_hex = hash_dst(p, algo, &opts.threads).map_err(dst_error)?;
-        let src_hex = hash_all(&mut file, algo, opts).map_err(|e| Error::io(src, e))?;
-        same_content = dst_hex == src_hex;
-        hex = opts.hash.map(|_| src_hex);
-    }
+    let same_content = match (same_size, opts.checksum) {
+        (Some(d), true) => {
+            let p = parent.as_ref().expect("existing implies a parent");
+            let algo = opts.hash.unwrap_or(Algo::Blake3);
+            let dst_hex = hash_dst(p, algo, &opts.threads).map_err(dst_error)?;
+            let src_hex = hash_all(&mut file, algo, opts).map_err(|e| Error::io(src, e))?;
+            let same = dst_hex == src_hex;
+            hex = opts.hash.map(|_| src_hex);
+            let same_mode = d.st_mode & 0o7777 == st.st_mode & 0o7777;
+            if same && !opts.dry_run && !(same_mtime && same_mode) {
+                let dst = at::open_read_nofollow(p.fd(), p.base).map_err(dst_error)?;
+                let owner = opts.owner.then_some((st.st_uid, st.st_gid));
+                at::set_attributes(&dst, owner, st.st_mode & 0o7777, &at::times_of(&st))
+                    .map_err(dst_error)?;
+            }
+            same
+        }
+        (_, false) => same_mtime,
+        (None, true) => false,
+    };
     if same_content {
         if opts.dry_run {
             return Ok(Copied { done: Done::WouldSkip, hex });

@@ -147,6 +147,15 @@ fn a_changed_file_is_copied_again_and_checksum_looks_at_content() {
     assert_eq!(fs::read(env.path("dst/plain")).unwrap(), bytes(9, 1000));
     assert_eq!(mcopy(&env, &["--checksum", "src", "dst"]).status, 0);
     assert_eq!(fs::read(env.path("dst/plain")).unwrap(), bytes(1, 1000));
+    // Same content, other mtime and mode: --checksum leaves the data and fixes the attributes,
+    // so the next run by size and mtime finds it up to date.
+    set_mtime(&env.path("dst/plain"), 1_000_000_000, 0);
+    fs::set_permissions(env.path("dst/plain"), fs::Permissions::from_mode(0o600)).unwrap();
+    let ino = fs::metadata(env.path("dst/plain")).unwrap().ino();
+    assert_eq!(mcopy(&env, &["--checksum", "src", "dst"]).status, 0);
+    let meta = fs::metadata(env.path("dst/plain")).unwrap();
+    assert_eq!((meta.ino(), meta.mode() & 0o7777), (ino, 0o640), "not rewritten, mode set");
+    assert_eq!((meta.mtime(), meta.mtime_nsec()), (1_600_000_000, 123_456_789));
     // A newer source is copied by the default rule.
     fs::write(env.path("src/-dash"), "DASH").unwrap();
     assert_eq!(mcopy(&env, &["src", "dst"]).status, 0);
