@@ -3,10 +3,11 @@
 //! swapped for a link while it runs cannot redirect a write.
 
 use std::ffi::{CString, OsStr};
-use std::fs::File;
+use std::fs::{self, File};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 fn cstr(name: &[u8]) -> io::Result<CString> {
@@ -153,29 +154,12 @@ pub fn syncfs(fd: RawFd) -> io::Result<()> {
     check(unsafe { libc::syncfs(fd) }).map(drop)
 }
 
-/// Access and modification times of a stat, for `utimensat`.
-pub fn times_of(st: &libc::stat) -> [libc::timespec; 2] {
+/// Access and modification times of a file, for `utimensat` and `futimens`.
+pub fn times_of(meta: &fs::Metadata) -> [libc::timespec; 2] {
     [
-        libc::timespec { tv_sec: st.st_atime, tv_nsec: st.st_atime_nsec },
-        libc::timespec { tv_sec: st.st_mtime, tv_nsec: st.st_mtime_nsec },
+        libc::timespec { tv_sec: meta.atime(), tv_nsec: meta.atime_nsec() },
+        libc::timespec { tv_sec: meta.mtime(), tv_nsec: meta.mtime_nsec() },
     ]
-}
-
-/// `stat` of an open file.
-pub fn fstat(file: &File) -> io::Result<libc::stat> {
-    // SAFETY: stat is plain data, filled on success.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    check(unsafe { libc::fstat(file.as_raw_fd(), &mut st) })?;
-    Ok(st)
-}
-
-/// `lstat` by path.
-pub fn lstat_path(path: &Path) -> io::Result<libc::stat> {
-    let c = cstr(path.as_os_str().as_bytes())?;
-    // SAFETY: stat is plain data, filled on success.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    check(unsafe { libc::lstat(c.as_ptr(), &mut st) })?;
-    Ok(st)
 }
 
 pub fn is_root_user() -> bool {

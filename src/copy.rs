@@ -2,11 +2,11 @@
 //! synced, given the source's mode, owner and times, then renamed into place.
 
 use std::ffi::OsStr;
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 
 use crate::at;
@@ -83,7 +83,7 @@ pub fn copy_record(dest: &Destination, record: &[u8], opts: &CopyOptions) -> Res
             Error::BadName { path: src.into(), reason: "name is reserved for mcopy's temporaries" }.into()
         );
     }
-    let src_stat = at::lstat_path(src).map_err(|e| Error::io(src, e))?;
+    let src_meta = fs::symlink_metadata(src).map_err(|e| Error::io(src, e))?;
     let root = &record[..record.len() - name.len()];
     let dir_mode = |dir: &[u8]| source_dir_mode(root, dir);
     let dst_error = |e: io::Error| Error::io(dest.display(name), e);
@@ -92,16 +92,16 @@ pub fn copy_record(dest: &Destination, record: &[u8], opts: &CopyOptions) -> Res
         Some(p) => at::lstat(p.fd(), p.base).map_err(dst_error)?,
         None => None,
     };
-    if src_stat.st_mode & libc::S_IFMT == libc::S_IFLNK {
-        return copy_symlink(dest, src, name, parent, existing, &src_stat, opts);
+    if src_meta.file_type().is_symlink() {
+        return copy_symlink(dest, src, name, parent, existing, &src_meta, opts);
     }
-    let (mut file, _) = open_regular(src)?;
-    let st = at::fstat(&file).map_err(|e| Error::io(src, e))?;
+    let (mut file, st) = open_regular(src)?;
     // A regular file of the same size is there: the same mtime says it is up to date, or,
     // with --checksum, the same content (then it only gets the source's mode and times).
-    let same_size = existing.filter(|d| d.st_mode & libc::S_IFMT == libc::S_IFREG && d.st_size == st.st_size);
+    let same_size =
+        existing.filter(|d| d.st_mode & libc::S_IFMT == libc::S_IFREG && d.st_size as u64 == st.size());
     let same_mtime =
-        same_size.is_some_and(|d| (d.st_mtime, d.st_mtime_nsec) == (st.st_mtime, st.st_mtime_nsec));
+        same_size.is_some_and(|d| (d.st_mtime, d.st_mtime_nsec) == (st.mtime(), st.mtime_nsec()));
     let mut hex = None;
     let same_content = match (same_size, opts.checksum) {
         (Some(d), true) => {
@@ -111,12 +111,11 @@ pub fn copy_record(dest: &Destination, record: &[u8], opts: &CopyOptions) -> Res
             let src_hex = hash_all(&mut file, algo, opts).map_err(|e| Error::io(src, e))?;
             let same = dst_hex == src_hex;
             hex = opts.hash.map(|_| src_hex);
-            let same_mode = d.st_mode & 0o7777 == st.st_mode & 0o7777;
+            let same_mode = d.st_mode & 0o7777 == st.mode() & 0o7777;
             if same && !opts.dry_run && !(same_mtime && same_mode) {
                 let dst = at::open_read_nofollow(p.fd(), p.base).map_err(dst_error)?;
-                let owner = opts.owner.then_some((st.st_uid, st.st_gid));
-                at::set_attributes(&dst, owner, st.st_mode & 0o7777, &at::times_of(&st))
-                    .map_err(dst_error)?;
+                let owner = opts.owner.then_some((st.uid(), st.gid()));
+                at::set_attributes(&dst, owner, st.mode() & 0o7777, &at::times_of(&st)).map_err(dst_error)?;
             }
             same
         }
@@ -139,20 +138,20 @@ pub fn copy_record(dest: &Destination, record: &[u8], opts: &CopyOptions) -> Res
         return Ok(Copied { done: Done::Skipped, hex });
     }
     if opts.dry_run {
-        return Ok(Copied { done: Done::WouldCopy { bytes: st.st_size as u64 }, hex: None });
+        return Ok(Copied { done: Done::WouldCopy { bytes: st.size() }, hex: None });
     }
     let parent = parent.expect("created unless dry run");
     // Hashing for --checksum read the source once already.
     io::Seek::rewind(&mut file).map_err(|e| Error::io(src, e))?;
     let hex = copy_file(&mut file, &st, src, dest, name, &parent, opts)?;
-    Ok(Copied { done: Done::Copied { bytes: st.st_size as u64 }, hex })
+    Ok(Copied { done: Done::Copied { bytes: st.size() }, hex })
 }
 
 /// The mode for a directory created in DST: the source directory's, else 0755.
 fn source_dir_mode(root: &[u8], dir: &[u8]) -> u32 {
     let mut path = root.to_vec();
     path.extend_from_slice(dir);
-    at::lstat_path(Path::new(OsStr::from_bytes(&path))).map_or(0o755, |st| st.st_mode & 0o7777)
+    fs::symlink_metadata(Path::new(OsStr::from_bytes(&path))).map_or(0o755, |m| m.mode() & 0o7777)
 }
 
 fn check_expected(expect: &Expect, name: &[u8], hex: Option<&str>) -> Result<(), Failure> {
@@ -169,7 +168,7 @@ fn check_expected(expect: &Expect, name: &[u8], hex: Option<&str>) -> Result<(),
 /// Copies data into a registered temporary, checks it, and renames it into place.
 fn copy_file(
     src_file: &mut File,
-    st: &libc::stat,
+    st: &fs::Metadata,
     src: &Path,
     dest: &Destination,
     name: &[u8],
@@ -183,9 +182,9 @@ fn copy_file(
     let result = (|| -> Result<Option<String>, Failure> {
         let mut out = at::create_new(parent.fd(), &tmp).map_err(dst_error)?;
         let mut hasher = opts.hash.map(Hasher::new);
-        let sparse = (st.st_blocks as u64) * 512 < st.st_size as u64;
+        let sparse = st.blocks() * 512 < st.size();
         let copied = if sparse {
-            copy_sparse(src_file, &mut out, st.st_size as u64, &mut hasher, opts)
+            copy_sparse(src_file, &mut out, st.size(), &mut hasher, opts)
         } else {
             copy_stream(src_file, &mut out, &mut hasher, opts)
         };
@@ -195,9 +194,8 @@ fn copy_file(
         })?;
         let hex = hasher.map(Hasher::finalize_hex);
         // A source that changed while it was read is not installed: the copy may be torn.
-        let after = at::fstat(src_file).map_err(|e| Error::io(src, e))?;
-        if (after.st_size, after.st_mtime, after.st_mtime_nsec) != (st.st_size, st.st_mtime, st.st_mtime_nsec)
-        {
+        let after = src_file.metadata().map_err(|e| Error::io(src, e))?;
+        if (after.size(), after.mtime(), after.mtime_nsec()) != (st.size(), st.mtime(), st.mtime_nsec()) {
             return Err(Error::io(src, io::Error::other("changed while being copied; not installed")).into());
         }
         if let Some(expect) = opts.expect {
@@ -206,8 +204,8 @@ fn copy_file(
         if opts.fsync {
             out.sync_data().map_err(dst_error)?;
         }
-        let owner = opts.owner.then_some((st.st_uid, st.st_gid));
-        at::set_attributes(&out, owner, st.st_mode & 0o7777, &at::times_of(st)).map_err(dst_error)?;
+        let owner = opts.owner.then_some((st.uid(), st.gid()));
+        at::set_attributes(&out, owner, st.mode() & 0o7777, &at::times_of(st)).map_err(dst_error)?;
         drop(out);
         at::rename(parent.fd(), &tmp, parent.base).map_err(dst_error)?;
         Ok(hex)
@@ -339,7 +337,7 @@ fn copy_symlink(
     name: &[u8],
     parent: Option<Parent>,
     existing: Option<libc::stat>,
-    st: &libc::stat,
+    st: &fs::Metadata,
     opts: &CopyOptions,
 ) -> Result<Copied, Failure> {
     let target = std::fs::read_link(src).map_err(|e| Error::io(src, e))?;
@@ -372,7 +370,7 @@ fn copy_symlink(
     let registered = cleanup::register(parent.fd(), &tmp);
     let result = (|| {
         at::symlink(target.as_os_str(), parent.fd(), &tmp)?;
-        let owner = opts.owner.then_some((st.st_uid, st.st_gid));
+        let owner = opts.owner.then_some((st.uid(), st.gid()));
         at::set_link_attributes(parent.fd(), &tmp, owner, &at::times_of(st))?;
         at::rename(parent.fd(), &tmp, parent.base)
     })();

@@ -2,8 +2,10 @@
 //! manifest of what was read in input order.
 
 use std::ffi::OsStr;
+use std::fs;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use indicatif::HumanBytes;
@@ -193,7 +195,8 @@ impl Mirror<'_> {
         if name.is_empty() || self.copy.dry_run {
             return Ok(());
         }
-        let mode = at::lstat_path(Path::new(OsStr::from_bytes(record))).map_or(0o755, |s| s.st_mode & 0o7777);
+        let mode =
+            fs::symlink_metadata(Path::new(OsStr::from_bytes(record))).map_or(0o755, |m| m.mode() & 0o7777);
         let err = |e: io::Error| Error::io(self.dest.display(name), e);
         let parent = self.dest.parent(name, true, &|_| 0o755).map_err(err)?.expect("created");
         match at::mkdir(parent.fd(), parent.base, mode | 0o700) {
@@ -213,9 +216,9 @@ impl Mirror<'_> {
         }
         let name = name_of(record);
         let src = Path::new(OsStr::from_bytes(record));
-        let st = at::lstat_path(src).map_err(|e| Error::io(src, e))?;
+        let st = fs::symlink_metadata(src).map_err(|e| Error::io(src, e))?;
         let err = |e: io::Error| Error::io(self.dest.display(name), e);
-        let owner = self.copy.owner.then_some((st.st_uid, st.st_gid));
+        let owner = self.copy.owner.then_some((st.uid(), st.gid()));
         let times = at::times_of(&st);
         let dir = if name.is_empty() {
             // DST itself.
@@ -226,7 +229,7 @@ impl Mirror<'_> {
             at::open_subdir(parent.fd(), parent.base)
         };
         let dir = dir.map_err(|e| err(refuse_link(e, name)))?;
-        at::set_attributes(&dir, owner, st.st_mode & 0o7777, &times).map_err(err)
+        at::set_attributes(&dir, owner, st.mode() & 0o7777, &times).map_err(err)
     }
 }
 
