@@ -4,6 +4,7 @@
 //! modules, one concept each.
 
 pub mod at;
+pub mod atomic_file;
 pub mod cleanup;
 pub mod cli;
 pub mod copy;

@@ -129,7 +129,8 @@ fn rerun_copies_nothing() {
     let again = mcopy(&env, &["src", "dst"]);
     assert_eq!((again.status, again.stderr.as_str()), (0, ""));
     assert_eq!(inodes(&env.path("dst")), before, "no file was rewritten");
-    let plan = mcopy(&env, &["--dry-run", "src", "dst"]);
+    let plan = mcopy(&env, &["--dry-run", "--hash-out", "H", "src", "dst"]);
+    assert!(!env.path("H").exists(), "a dry run writes no manifest either");
     assert!(
         plan.stdout_str()
             .ends_with("dry run: would copy 0 file(s) (0 B), skip 8 up to date; nothing was changed\n")
@@ -375,7 +376,8 @@ fn sigterm_and_sigint_remove_temporaries_and_exit_143_and_130() {
     for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
         let env = Env::new();
         env.write("src/huge", bytes(4, 400 << 20));
-        let mut child = env.tool("mcopy").args(["src", "dst"]).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child =
+            env.tool("mcopy").args(["--hash-out", "H", "src", "dst"]).stderr(Stdio::piped()).spawn().unwrap();
         wait_for_temporary(&env.path("dst"), "huge");
         // SAFETY: signalling our own child.
         unsafe { libc::kill(child.id() as i32, signal) };
@@ -383,8 +385,11 @@ fn sigterm_and_sigint_remove_temporaries_and_exit_143_and_130() {
         let mut stderr = String::new();
         child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
         assert_eq!(status.code(), Some(code), "{stderr}");
-        assert!(stderr.contains("removed 1 temporary file(s)"), "{stderr}");
+        assert!(stderr.contains("removed 2 temporary file(s)"), "{stderr}");
         assert_eq!(fs::read_dir(env.path("dst")).unwrap().count(), 0, "nothing left in DST");
+        let mut left: Vec<_> = fs::read_dir(env.root()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        left.sort();
+        assert_eq!(left, ["dst", "src"], "no --hash-out, not even its temporary");
     }
 }
 

@@ -1,12 +1,12 @@
 //! mcopy: copy files into a destination safely and resumably, hashing what it reads.
 
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
 use mirror_tools::at::is_root_user;
+use mirror_tools::atomic_file::AtomicFile;
 use mirror_tools::cleanup::handle_signals;
 use mirror_tools::cli::HashingArgs;
 use mirror_tools::copy::CopyOptions;
@@ -143,13 +143,16 @@ fn main() -> ExitCode {
         },
         None => None,
     };
-    let mut hash_out: Option<Box<dyn Write + Send>> = match &cli.hash_out {
-        Some(p) if p.as_os_str() == "-" => Some(Box::new(BufWriter::new(io::stdout()))),
-        Some(p) => match File::create(p) {
-            Ok(f) => Some(Box::new(BufWriter::with_capacity(64 * 1024, f))),
+    // A dry run changes nothing, --hash-out included. A file is written beside its final
+    // name and installed only when every listed file was hashed.
+    let mut hash_out = match &cli.hash_out {
+        Some(_) if cli.dry_run => HashOut::None,
+        Some(p) if p.as_os_str() == "-" => HashOut::Stdout(BufWriter::new(io::stdout())),
+        Some(p) => match AtomicFile::create(p) {
+            Ok(f) => HashOut::File(f),
             Err(e) => return fail(format!("{}: {}", p.display(), io_reason(&e))),
         },
-        None => None,
+        None => HashOut::None,
     };
     let threads = match cli.hashing.threads.threads() {
         Ok(t) => t,
@@ -180,7 +183,11 @@ fn main() -> ExitCode {
         }
     };
     let mut out = BufWriter::new(io::stdout());
-    let hash_writer = hash_out.as_deref_mut().map(|w| w as &mut (dyn Write + Send));
+    let hash_writer: Option<&mut (dyn Write + Send)> = match &mut hash_out {
+        HashOut::None => None,
+        HashOut::Stdout(w) => Some(w),
+        HashOut::File(w) => Some(w),
+    };
     let result = match (src, stdin_items) {
         (Some(src), _) => job.run(
             items_from_walk(&src, WalkOptions { exclude, one_file_system: false, order: cli.order })
@@ -194,12 +201,23 @@ fn main() -> ExitCode {
     };
     progress.finish();
     let result = result.map(|(status, _)| status);
-    if let Some(mut w) = hash_out
-        && let Err(e) = w.flush()
-    {
-        return fail(format!("--hash-out: {}", io_reason(&e)));
+    if let (HashOut::File(file), Ok(status)) = (hash_out, &result) {
+        let name = file.name().to_owned();
+        if *status != Status::Ok {
+            // Some listed file has no line: a partial manifest is never installed.
+            eprintln!("mcopy: --hash-out {}: not written, as not every file was copied", name.display());
+        } else if let Err(e) = file.commit(!cli.no_fsync) {
+            return fail(format!("--hash-out {}: {}", name.display(), io_reason(&e)));
+        }
     }
     ExitCode::from(finish("mcopy", result) as u8)
+}
+
+/// Where `--hash-out` goes.
+enum HashOut {
+    None,
+    Stdout(BufWriter<io::Stdout>),
+    File(AtomicFile),
 }
 
 use std::os::unix::ffi::OsStrExt;
