@@ -20,8 +20,6 @@ pub struct MakeManifest<'a> {
     /// NUL-terminated output records (`-z`).
     pub zero: bool,
     pub progress: &'a Progress,
-    /// Stat each path as it is read, so the bar knows the total (only worth it on a terminal).
-    pub count_total: bool,
 }
 
 /// One input: a path record, or an error reading the stream of them.
@@ -39,10 +37,8 @@ impl MakeManifest<'_> {
         let mut status = Status::Ok;
         let progress = self.progress;
         let inputs = inputs.inspect(|input| {
-            if let (true, Ok(record)) = (self.count_total, input)
-                && let Ok(meta) = std::fs::metadata(Path::new(std::ffi::OsStr::from_bytes(record)))
-            {
-                progress.add_total(meta.len());
+            if let Ok(record) = input {
+                progress.add_to_total(Path::new(std::ffi::OsStr::from_bytes(record)));
             }
         });
         let work = |input: Input| -> Result<(Vec<u8>, String), Error> {

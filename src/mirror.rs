@@ -66,7 +66,6 @@ pub struct Totals {
     pub copied: u64,
     pub copied_bytes: u64,
     pub skipped: u64,
-    pub failed: u64,
 }
 
 pub struct Mirror<'a> {
@@ -102,6 +101,11 @@ impl Mirror<'_> {
             Item::Note(text, bad) => Outcome::Note(text, bad),
             Item::InputError(e) => Outcome::InputError(e),
         };
+        let items = items.inspect(|item| {
+            if let Item::File(record) = item {
+                self.copy.progress.add_to_total(Path::new(OsStr::from_bytes(record)));
+            }
+        });
         run_in_order(self.jobs, items, work, |outcome| -> io::Result<()> {
             if let Some(expect) = self.copy.expect {
                 for message in expect.take_messages() {
@@ -133,12 +137,10 @@ impl Mirror<'_> {
                     }
                 }
                 Outcome::File(_, Err(Failure::Error(e))) => {
-                    totals.failed += 1;
                     status.raise(Status::Trouble);
                     writeln!(err, "mcopy: {e}")?;
                 }
                 Outcome::File(record, Err(Failure::Refused(why))) => {
-                    totals.failed += 1;
                     status.raise(Status::Failed);
                     writeln!(err, "mcopy: {}: {why}", display_bytes(&record))?;
                 }

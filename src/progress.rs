@@ -2,6 +2,7 @@
 //! with `--progress` and no terminal, one plain line every 10 seconds for a log file.
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
@@ -94,10 +95,13 @@ impl Progress {
         Progress { counters, bar, plain: Mutex::new(plain) }
     }
 
-    /// Adds bytes still to do (the total grows as a stream of paths is read).
-    pub fn add_total(&self, bytes: u64) {
-        if let Some(bar) = &self.bar {
-            bar.inc_length(bytes);
+    /// Adds the size of the file at `path` to the bytes still to do, as a stream of paths is
+    /// read ahead. Only a bar shows a total, so only then is the file looked at.
+    pub fn add_to_total(&self, path: &Path) {
+        if let Some(bar) = &self.bar
+            && let Ok(meta) = std::fs::metadata(path)
+        {
+            bar.inc_length(meta.len());
         }
     }
 

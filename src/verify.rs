@@ -39,7 +39,6 @@ pub struct Verify<'a> {
     /// The manifest file itself, when it lies under DST: not an extra file.
     pub manifest_file: Option<PathBuf>,
     pub progress: &'a Progress,
-    pub count_total: bool,
 }
 
 /// A manifest line as parsed: blank, an entry, malformed (line number and why), or a read error.
@@ -117,10 +116,8 @@ impl Verify<'_> {
                 Err(RecordError::TooLong) => Err(Ok((number, "line too long"))),
                 Err(RecordError::Io(e)) => Err(Err(e)),
             };
-            if let (true, Ok(Some(entry))) = (self.count_total, &parsed)
-                && let Ok(meta) = std::fs::metadata(self.dst.join(OsStr::from_bytes(&entry.name)))
-            {
-                self.progress.add_total(meta.len());
+            if let Ok(Some(entry)) = &parsed {
+                self.progress.add_to_total(&self.dst.join(OsStr::from_bytes(&entry.name)));
             }
             (number, parsed)
         });

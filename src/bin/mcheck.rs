@@ -93,7 +93,6 @@ fn main() -> ExitCode {
         extra: cli.extra,
         manifest_file: manifest_path,
         progress: &progress,
-        count_total: mode == Mode::Bar,
     };
     let mut out = BufWriter::with_capacity(64 * 1024, io::stdout());
     let result = job.run(manifest, &mut out, &mut io::stderr());

@@ -1,7 +1,7 @@
 //! mcopy: copy files into a destination safely and resumably, hashing what it reads.
 
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -20,7 +20,7 @@ use mirror_tools::mirror::{
     Item, Mirror, check_not_inside, items_from_records, items_from_walk, remove_stale_temporaries,
 };
 use mirror_tools::name::name_of;
-use mirror_tools::progress::{Mode, Progress};
+use mirror_tools::progress::Progress;
 use mirror_tools::records::path_records;
 use mirror_tools::status::{Status, finish};
 use mirror_tools::walk::{Order, WalkOptions};
@@ -158,8 +158,7 @@ fn main() -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail(format!("cannot start threads: {e}")),
     };
-    let mode = cli.hashing.progress.mode();
-    let progress = Progress::new("mcopy", mode);
+    let progress = Progress::new("mcopy", cli.hashing.progress.mode());
     let job = Mirror {
         dest: &dest,
         jobs: cli.hashing.jobs.readers(reads_from.as_deref()).jobs,
@@ -174,14 +173,6 @@ fn main() -> ExitCode {
             progress: &progress,
         },
     };
-    let count_total = mode == Mode::Bar;
-    let with_total = |item: &Item| {
-        if let (true, Item::File(record)) = (count_total, item)
-            && let Ok(meta) = std::fs::metadata(Path::new(std::ffi::OsStr::from_bytes(record)))
-        {
-            progress.add_total(meta.len());
-        }
-    };
     let mut out = BufWriter::new(io::stdout());
     let hash_writer: Option<&mut (dyn Write + Send)> = match &mut hash_out {
         HashOut::None => None,
@@ -190,13 +181,12 @@ fn main() -> ExitCode {
     };
     let result = match (src, stdin_items) {
         (Some(src), _) => job.run(
-            items_from_walk(&src, WalkOptions { exclude, one_file_system: false, order: cli.order })
-                .inspect(with_total),
+            items_from_walk(&src, WalkOptions { exclude, one_file_system: false, order: cli.order }),
             hash_writer,
             &mut out,
             &mut io::stderr(),
         ),
-        (None, Some(items)) => job.run(items.inspect(with_total), hash_writer, &mut out, &mut io::stderr()),
+        (None, Some(items)) => job.run(items, hash_writer, &mut out, &mut io::stderr()),
         (None, None) => unreachable!("stdin items exist without SRC"),
     };
     progress.finish();

@@ -10,7 +10,7 @@ use clap::Parser;
 use mirror_tools::cli::HashingArgs;
 use mirror_tools::hash::{Algo, Fetch};
 use mirror_tools::make_manifest::MakeManifest;
-use mirror_tools::progress::{Mode, Progress};
+use mirror_tools::progress::Progress;
 use mirror_tools::records::path_records;
 use mirror_tools::status::finish;
 
@@ -50,8 +50,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mode = cli.hashing.progress.mode();
-    let progress = Progress::new("mhash", mode);
+    let progress = Progress::new("mhash", cli.hashing.progress.mode());
     // Not locked once: the worker that completes the oldest file writes it, from any thread.
     let mut out = BufWriter::with_capacity(64 * 1024, io::stdout());
     let mut err = io::stderr();
@@ -72,7 +71,6 @@ fn main() -> ExitCode {
         fetch: if readers.hdd { Fetch::Sequential } else { Fetch::Mapped },
         zero: cli.zero,
         progress: &progress,
-        count_total: mode == Mode::Bar,
     };
     let result = job.run(inputs, &mut out, &mut err);
     progress.finish();
