@@ -25,24 +25,42 @@ pub struct HashingArgs {
 /// `--jobs`: how many files at once.
 #[derive(Args, Clone, Debug)]
 pub struct JobsArgs {
-    /// Files processed at once [default: 1 on a rotational disk, else the CPU count; 0 = default]
-    #[arg(short = 'j', long = "jobs", value_name = "N", env = "MIRROR_JOBS")]
+    /// Files processed at once [default: 1 on a rotational disk, else the CPU count; 0 = default;
+    /// env: MIRROR_JOBS]
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
     pub jobs: Option<usize>,
+}
+
+/// A whole number from the environment variable `name`, when it is set and not empty; an
+/// error names the variable, not a flag the user never typed.
+fn env_number(name: &str) -> Result<Option<usize>, String> {
+    match std::env::var_os(name) {
+        None => Ok(None),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) => match v.to_str().and_then(|s| s.trim().parse().ok()) {
+            Some(n) => Ok(Some(n)),
+            None => Err(format!("{name}={}: not a whole number", v.to_string_lossy())),
+        },
+    }
 }
 
 impl JobsArgs {
     /// How to read files that live where `reads_from` does: the number given by `--jobs` (or
     /// `MIRROR_JOBS`), which also takes the device as fast; else one reader on a rotational
     /// device (several make a disk head jump between files) and one per CPU elsewhere.
-    pub fn readers(&self, reads_from: Option<&Path>) -> Readers {
-        match self.jobs {
+    pub fn readers(&self, reads_from: Option<&Path>) -> Result<Readers, String> {
+        let jobs = match self.jobs {
+            Some(n) => Some(n),
+            None => env_number("MIRROR_JOBS")?,
+        };
+        Ok(match jobs {
             Some(n) if n > 0 => Readers { jobs: n, hdd: false },
             _ if reads_from.and_then(is_rotational) == Some(true) => Readers { jobs: 1, hdd: true },
             _ => Readers {
                 jobs: std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
                 hdd: false,
             },
-        }
+        })
     }
 }
 
@@ -66,14 +84,19 @@ pub struct AlgoArgs {
 /// `--blake3-threads`.
 #[derive(Args, Clone, Debug)]
 pub struct Blake3ThreadsArgs {
-    /// Threads BLAKE3 uses inside one large file (0 = one per CPU)
-    #[arg(long = "blake3-threads", value_name = "N", env = "MIRROR_B3THREADS", default_value_t = 0)]
-    pub blake3_threads: usize,
+    /// Threads BLAKE3 uses inside one large file (0 = one per CPU) [default: 0; env:
+    /// MIRROR_B3THREADS]
+    #[arg(long = "blake3-threads", value_name = "N")]
+    pub blake3_threads: Option<usize>,
 }
 
 impl Blake3ThreadsArgs {
-    pub fn threads(&self) -> std::io::Result<Blake3Threads> {
-        Blake3Threads::new(self.blake3_threads)
+    pub fn threads(&self) -> Result<Blake3Threads, String> {
+        let count = match self.blake3_threads {
+            Some(n) => n,
+            None => env_number("MIRROR_B3THREADS")?.unwrap_or(0),
+        };
+        Blake3Threads::new(count).map_err(|e| format!("cannot start threads: {e}"))
     }
 }
 

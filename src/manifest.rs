@@ -188,11 +188,73 @@ pub fn open_manifest(path: Option<&Path>) -> io::Result<Box<dyn BufRead + Send>>
         Some(p) => Box::new(File::open(p)?),
     };
     let mut reader = BufReader::with_capacity(256 * 1024, raw);
-    if reader.fill_buf()?.starts_with(&[0x1f, 0x8b]) {
-        let decoder = flate2::bufread::MultiGzDecoder::new(reader);
+    if reader.fill_buf()?.starts_with(&GZIP_MAGIC) {
+        let decoder = GzipMembers::Member(flate2::bufread::GzDecoder::new(reader));
         return Ok(Box::new(BufReader::with_capacity(256 * 1024, decoder)));
     }
     Ok(Box::new(reader))
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// A gzip stream read as `zcat` reads it: member after member, then the zero padding that
+/// tapes and block-sized writers leave at the end is ignored; anything else after the last
+/// member is an error, not a silent end.
+enum GzipMembers<R: BufRead> {
+    Member(flate2::bufread::GzDecoder<R>),
+    /// After a member: another member, padding or the end.
+    Between(R),
+    /// Inside the zero padding, which must run to the end.
+    Padding(R),
+    Done,
+}
+
+fn trailing_garbage() -> io::Error {
+    io::Error::other("trailing garbage after the gzip data")
+}
+
+impl<R: BufRead> GzipMembers<R> {
+    /// Moves on to the next state, taking the reader along.
+    fn advance(&mut self, next: fn(R) -> GzipMembers<R>) {
+        *self = match std::mem::replace(self, GzipMembers::Done) {
+            GzipMembers::Member(decoder) => next(decoder.into_inner()),
+            GzipMembers::Between(inner) | GzipMembers::Padding(inner) => next(inner),
+            GzipMembers::Done => GzipMembers::Done,
+        };
+    }
+}
+
+impl<R: BufRead> Read for GzipMembers<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self {
+                GzipMembers::Member(decoder) => {
+                    let n = decoder.read(buf)?;
+                    if n > 0 || buf.is_empty() {
+                        return Ok(n);
+                    }
+                    self.advance(GzipMembers::Between);
+                }
+                GzipMembers::Between(inner) => match inner.fill_buf()? {
+                    [] => self.advance(|_| GzipMembers::Done),
+                    [0, ..] => self.advance(GzipMembers::Padding),
+                    ahead if ahead.starts_with(&GZIP_MAGIC[..ahead.len().min(2)]) => {
+                        self.advance(|inner| GzipMembers::Member(flate2::bufread::GzDecoder::new(inner)))
+                    }
+                    _ => return Err(trailing_garbage()),
+                },
+                GzipMembers::Padding(inner) => match inner.fill_buf()? {
+                    [] => self.advance(|_| GzipMembers::Done),
+                    ahead if ahead.iter().all(|&b| b == 0) => {
+                        let n = ahead.len();
+                        inner.consume(n);
+                    }
+                    _ => return Err(trailing_garbage()),
+                },
+                GzipMembers::Done => return Ok(0),
+            }
+        }
+    }
 }
 
 /// Longest manifest line kept: a name is at most PATH_MAX (4096) bytes, doubled by escaping,

@@ -17,6 +17,15 @@ pub enum RecordError {
     Io(io::Error),
 }
 
+/// Says on stderr that path records are awaited when stdin is a terminal, so a user who
+/// forgot the pipe is not left facing a silent wait.
+pub fn note_if_terminal(tool: &str) {
+    use std::io::IsTerminal;
+    if io::stdin().is_terminal() {
+        eprintln!("{tool}: reading path records from standard input (end with Ctrl-D)");
+    }
+}
+
 /// Reads records terminated by NUL or newline (the last one may lack it), numbered from 1,
 /// in bounded memory: a record over `max` bytes is reported and skipped without being
 /// buffered. After an I/O error it ends, so a failing stream (a truncated gzip) cannot

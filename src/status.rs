@@ -30,12 +30,27 @@ pub fn is_broken_pipe(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::BrokenPipe
 }
 
-/// Turns the result of writing the tool's output into an exit code: a broken pipe ends quietly
-/// with 0, any other write error is reported and gives 2.
-pub fn finish(tool: &str, result: io::Result<Status>) -> i32 {
+/// What a closed stdout (a broken pipe) means for a tool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnBrokenPipe {
+    /// A listing tool (`mtree-list | head`): the reader has what it wanted; end quietly, 0.
+    Quiet,
+    /// A verifier or a copier: its job is unfinished, which is never a success; 2.
+    Unfinished,
+}
+
+/// Turns the result of writing the tool's output into an exit code. Any write error other
+/// than a broken pipe is reported and gives 2; a broken pipe follows `on_broken_pipe`.
+pub fn finish(tool: &str, result: io::Result<Status>, on_broken_pipe: OnBrokenPipe) -> i32 {
     match result {
         Ok(status) => status.code(),
-        Err(err) if is_broken_pipe(&err) => 0,
+        Err(err) if is_broken_pipe(&err) && on_broken_pipe == OnBrokenPipe::Quiet => 0,
+        Err(err) if is_broken_pipe(&err) => {
+            eprintln!(
+                "{tool}: standard output was closed (broken pipe): stopped before the end, not finished"
+            );
+            Status::Trouble.code()
+        }
         Err(err) => {
             eprintln!("{tool}: write error: {}", crate::error::io_reason(&err));
             Status::Trouble.code()

@@ -193,6 +193,11 @@ impl Verify<'_> {
             // Nothing at all was verified: that is never a success.
             writeln!(err, "mcheck: {}: no checksum lines found: nothing was verified", self.label)?;
             status.raise(Status::Trouble);
+        } else if summary.checked == 0 && summary.ignored > 0 {
+            // Every named file was missing and ignored: an empty or mistyped DST proves nothing
+            // (as sha256sum -c --ignore-missing).
+            writeln!(err, "mcheck: {}: no file was verified", self.label)?;
+            status.raise(Status::Failed);
         }
         if !self.status_only {
             if summary.malformed > MALFORMED_REPORTED {

@@ -367,3 +367,74 @@ fn a_truncated_gzip_manifest_is_an_error_not_a_hang() {
     assert_eq!(out.status, 2);
     assert!(out.stderr.ends_with("mcheck: cut.gz: incomplete deflate stream\n"), "{}", out.stderr);
 }
+
+/// An empty or mistyped DST once passed `--ignore-missing` with status 0.
+#[test]
+fn ignore_missing_with_nothing_verified_is_status_1() {
+    let env = tree();
+    let m = manifest(&env, &[]);
+    env.mkdir("empty");
+    let out = mcheck(&env, &["--ignore-missing", "empty"], &m);
+    assert_eq!((out.status, out.stdout_str()), (1, ""));
+    assert_eq!(
+        out.stderr,
+        "mcheck: -: no file was verified\nmcheck: 0 checked: 0 OK, 0 FAILED, 0 MISSING, 0 unreadable\n"
+    );
+}
+
+/// `mcheck DST M | head -1` once exited 0 without checking the rest: an unfinished
+/// verification is never a success.
+#[test]
+fn a_broken_pipe_stops_mcheck_with_status_2() {
+    let env = Env::new();
+    let long = "n".repeat(200);
+    for i in 0..2000 {
+        env.write(format!("dst/{i:04}-{long}"), "x");
+    }
+    let m = manifest(&env, &[]);
+    std::fs::write(env.path("M"), &m).unwrap();
+    let mut child = env
+        .tool("mcheck")
+        .args(["dst", "M"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 4];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(&first, b"0000");
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        "mcheck: standard output was closed (broken pipe): stopped before the end, not finished\n"
+    );
+}
+
+/// Tape and block-sized writers pad a gzip file with zeros; zcat accepts them, and so does
+/// mcheck. Anything else after the data is an error, not a silent end.
+#[test]
+fn a_gzip_manifest_with_zero_padding_is_read_and_trailing_garbage_is_an_error() {
+    let env = tree();
+    std::fs::write(env.path("M"), manifest(&env, &[])).unwrap();
+    assert!(Command::new("gzip").arg(env.path("M")).status().unwrap().success());
+    let gz = std::fs::read(env.path("M.gz")).unwrap();
+    let padded = [gz.clone(), vec![0; 10_000]].concat();
+    std::fs::write(env.path("padded.gz"), &padded).unwrap();
+    let zcat = Command::new("zcat").arg(env.path("padded.gz")).output().unwrap();
+    assert!(zcat.status.success(), "zcat accepts the padding");
+    let out = mcheck(&env, &["dst", "padded.gz"], "");
+    assert_eq!(sorted_stdout(&out), ok_lines());
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    std::fs::write(env.path("garbage.gz"), [gz, vec![0, 0, b'x']].concat()).unwrap();
+    let out = mcheck(&env, &["-q", "dst", "garbage.gz"], "");
+    assert_eq!(out.status, 2);
+    assert!(
+        out.stderr.contains("mcheck: garbage.gz: trailing garbage after the gzip data\n"),
+        "{}",
+        out.stderr
+    );
+}

@@ -335,7 +335,7 @@ fn owner_and_group_are_kept_as_root() {
 }
 
 #[test]
-fn dry_run_output_to_a_closed_pipe_ends_quietly() {
+fn dry_run_output_to_a_closed_pipe_is_an_unfinished_plan_status_2() {
     let env = Env::new();
     for i in 0..3000 {
         env.write(format!("src/{i:05}-some-name"), "");
@@ -352,7 +352,14 @@ fn dry_run_output_to_a_closed_pipe_ends_quietly() {
     drop(child.stdout.take());
     let mut stderr = String::new();
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    assert_eq!((child.wait().unwrap().code(), stderr.as_str(), &first), (Some(0), "", b"would copy "));
+    assert_eq!(
+        (child.wait().unwrap().code(), stderr.as_str(), &first),
+        (
+            Some(2),
+            "mcopy: standard output was closed (broken pipe): stopped before the end, not finished\n",
+            b"would copy "
+        )
+    );
 }
 
 #[test]
@@ -462,4 +469,32 @@ fn a_truncated_gzip_expect_manifest_is_reported_and_nothing_unverified_is_instal
         out.stderr
     );
     assert!(!env.path("dst/f399").exists());
+}
+
+/// `mcopy --hash-out - SRC DST | head -1` once copied a few files and exited 0.
+#[test]
+fn a_broken_pipe_stops_mcopy_with_status_2() {
+    let env = Env::new();
+    let long = "n".repeat(200);
+    for i in 0..2000 {
+        env.write(format!("src/{i:04}-{long}"), "x");
+    }
+    let mut child = env
+        .tool("mcopy")
+        .args(["--hash-out", "-", "src", "dst"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        "mcopy: standard output was closed (broken pipe): stopped before the end, not finished\n"
+    );
 }

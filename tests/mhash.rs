@@ -214,11 +214,30 @@ fn big_file_matches_b3sum_with_every_thread_count() {
 }
 
 #[test]
-fn bad_environment_value_is_a_usage_error() {
+fn bad_environment_value_is_a_usage_error_naming_the_variable() {
     let env = tree();
     let out = run(env.tool("mhash").env("MIRROR_JOBS", "many").arg("src/plain"), "");
-    assert_eq!(out.status, 2);
-    assert!(out.stderr.contains("many"), "{}", out.stderr);
+    assert_eq!((out.status, out.stderr.as_str()), (2, "mhash: MIRROR_JOBS=many: not a whole number\n"));
+    let out = run(env.tool("mhash").env("MIRROR_B3THREADS", "-1").arg("src/plain"), "");
+    assert_eq!((out.status, out.stderr.as_str()), (2, "mhash: MIRROR_B3THREADS=-1: not a whole number\n"));
+    // The flag wins over the variable, as it always did.
+    let out = run(env.tool("mhash").env("MIRROR_JOBS", "many").args(["-j2", "src/plain"]), "");
+    assert_eq!(out.status, 0, "{}", out.stderr);
+}
+
+/// Someone who forgot the pipe is told what mhash waits for, not left facing silence.
+#[test]
+fn a_terminal_on_stdin_is_told_that_path_records_are_awaited() {
+    let env = Env::new();
+    let Some(script) = common::peer("script") else { return };
+    let command = format!("{} --no-progress", common::tool_path("mhash").display());
+    let out = run(
+        std::process::Command::new("timeout").args(["2"]).arg(script).args(["-qec", &command, "/dev/null"]),
+        "",
+    );
+    assert_eq!(out.status, 124, "mhash waits for records on the terminal");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("mhash: reading path records from standard input"), "{said}");
 }
 
 #[test]

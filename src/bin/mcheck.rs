@@ -9,7 +9,7 @@ use mirror_tools::cli::HashingArgs;
 use mirror_tools::hash::Algo;
 use mirror_tools::manifest::{algo_from_file_name, open_manifest};
 use mirror_tools::progress::{Mode, Progress};
-use mirror_tools::status::finish;
+use mirror_tools::status::{OnBrokenPipe, finish};
 use mirror_tools::verify::Verify;
 
 /// Verify the files under DST against a manifest, reading the disk, not the page cache.
@@ -72,14 +72,20 @@ fn main() -> ExitCode {
     let threads = match cli.hashing.threads.threads() {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("mcheck: cannot start threads: {e}");
+            eprintln!("mcheck: {e}");
             return ExitCode::from(2);
         }
     };
     let mode = if cli.status { Mode::Off } else { cli.hashing.progress.mode() };
     let progress = Progress::new("mcheck", mode);
     // The default number of readers follows the kind of device DST is on.
-    let jobs = cli.hashing.jobs.readers(Some(&cli.dst)).jobs;
+    let jobs = match cli.hashing.jobs.readers(Some(&cli.dst)) {
+        Ok(r) => r.jobs,
+        Err(e) => {
+            eprintln!("mcheck: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let job = Verify {
         dst: cli.dst,
         label,
@@ -97,7 +103,7 @@ fn main() -> ExitCode {
     let mut out = BufWriter::with_capacity(64 * 1024, io::stdout());
     let result = job.run(manifest, &mut out, &mut io::stderr());
     progress.finish();
-    ExitCode::from(finish("mcheck", result) as u8)
+    ExitCode::from(finish("mcheck", result, OnBrokenPipe::Unfinished) as u8)
 }
 
 #[cfg(test)]

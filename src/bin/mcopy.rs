@@ -21,8 +21,8 @@ use mirror_tools::mirror::{
 };
 use mirror_tools::name::name_of;
 use mirror_tools::progress::Progress;
-use mirror_tools::records::path_records;
-use mirror_tools::status::{Status, finish};
+use mirror_tools::records::{note_if_terminal, path_records};
+use mirror_tools::status::{OnBrokenPipe, Status, finish};
 use mirror_tools::walk::{Order, WalkOptions};
 
 /// Copy files into DST safely and resumably, hashing what is read.
@@ -103,6 +103,7 @@ fn main() -> ExitCode {
             return fail(e);
         }
     } else {
+        note_if_terminal("mcopy");
         let mut records = path_records(io::stdin(), cli.null).peekable();
         if let Some(Ok(first)) = records.peek().filter(|r| r.as_ref().is_ok_and(|r| is_safe(r))) {
             let root = record_root(first);
@@ -156,12 +157,16 @@ fn main() -> ExitCode {
     };
     let threads = match cli.hashing.threads.threads() {
         Ok(t) => t,
-        Err(e) => return fail(format!("cannot start threads: {e}")),
+        Err(e) => return fail(e),
+    };
+    let jobs = match cli.hashing.jobs.readers(reads_from.as_deref()) {
+        Ok(r) => r.jobs,
+        Err(e) => return fail(e),
     };
     let progress = Progress::new("mcopy", cli.hashing.progress.mode());
     let job = Mirror {
         dest: &dest,
-        jobs: cli.hashing.jobs.readers(reads_from.as_deref()).jobs,
+        jobs,
         copy: CopyOptions {
             hash: (cli.hash_out.is_some() || expect.is_some()).then_some(algo),
             threads,
@@ -200,7 +205,7 @@ fn main() -> ExitCode {
             return fail(format!("--hash-out {}: {}", name.display(), io_reason(&e)));
         }
     }
-    ExitCode::from(finish("mcopy", result) as u8)
+    ExitCode::from(finish("mcopy", result, OnBrokenPipe::Unfinished) as u8)
 }
 
 /// Where `--hash-out` goes.

@@ -11,8 +11,8 @@ use mirror_tools::cli::HashingArgs;
 use mirror_tools::hash::{Algo, Fetch};
 use mirror_tools::make_manifest::MakeManifest;
 use mirror_tools::progress::Progress;
-use mirror_tools::records::path_records;
-use mirror_tools::status::finish;
+use mirror_tools::records::{note_if_terminal, path_records};
+use mirror_tools::status::{OnBrokenPipe, finish};
 
 /// Hash files in parallel into a manifest that b3sum --check and sha256sum -c accept.
 ///
@@ -46,7 +46,7 @@ fn main() -> ExitCode {
     let threads = match cli.hashing.threads.threads() {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("mhash: cannot start threads: {e}");
+            eprintln!("mhash: {e}");
             return ExitCode::from(2);
         }
     };
@@ -55,6 +55,7 @@ fn main() -> ExitCode {
     let mut out = BufWriter::with_capacity(64 * 1024, io::stdout());
     let mut err = io::stderr();
     let inputs: Box<dyn Iterator<Item = io::Result<Vec<u8>>> + Send> = if cli.files.is_empty() {
+        note_if_terminal("mhash");
         Box::new(path_records(io::stdin(), cli.null))
     } else {
         Box::new(cli.files.into_iter().map(|p| Ok(p.into_os_string().into_vec())))
@@ -63,7 +64,13 @@ fn main() -> ExitCode {
     let mut inputs = inputs.peekable();
     let first = inputs.peek().and_then(|r| r.as_ref().ok()).map(|r| PathBuf::from(OsStr::from_bytes(r)));
     // On a hard disk (unless --jobs overrides the detection), read each file front to back.
-    let readers = cli.hashing.jobs.readers(first.as_deref());
+    let readers = match cli.hashing.jobs.readers(first.as_deref()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("mhash: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let job = MakeManifest {
         algo: cli.hashing.algo.algo.unwrap_or(Algo::Blake3),
         jobs: readers.jobs,
@@ -74,7 +81,7 @@ fn main() -> ExitCode {
     };
     let result = job.run(inputs, &mut out, &mut err);
     progress.finish();
-    ExitCode::from(finish("mhash", result) as u8)
+    ExitCode::from(finish("mhash", result, OnBrokenPipe::Quiet) as u8)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use mirror_tools::exclude::Exclude;
 use mirror_tools::list_tree::list_trees;
-use mirror_tools::status::finish;
+use mirror_tools::status::{OnBrokenPipe, finish};
 use mirror_tools::walk::{Order, WalkOptions};
 
 /// List the regular files under each SRC, depth-first in byte order, as `SRC/./rel/path`.
@@ -53,7 +53,7 @@ fn main() -> ExitCode {
     let options = WalkOptions { exclude, one_file_system: cli.one_file_system, order: cli.order };
     let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     let result = list_trees(&cli.roots, &options, cli.null, &mut out, &mut io::stderr());
-    ExitCode::from(finish("mtree-list", result) as u8)
+    ExitCode::from(finish("mtree-list", result, OnBrokenPipe::Quiet) as u8)
 }
 
 #[cfg(test)]
