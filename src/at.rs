@@ -35,6 +35,22 @@ pub fn open_subdir(dir: RawFd, name: &[u8]) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// The parent of an open directory (`..`), as the kernel resolves it.
+pub fn open_parent(dir: RawFd) -> io::Result<OwnedFd> {
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    // SAFETY: valid descriptor and C string; the returned descriptor is owned.
+    let fd = check(unsafe { libc::openat(dir, c"..".as_ptr(), flags) })?;
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `fstat` of an open descriptor.
+pub fn fstat(fd: RawFd) -> io::Result<libc::stat> {
+    // SAFETY: stat is plain data, filled on success.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    check(unsafe { libc::fstat(fd, &mut st) })?;
+    Ok(st)
+}
+
 pub fn mkdir(dir: RawFd, name: &[u8], mode: u32) -> io::Result<()> {
     let c = cstr(name)?;
     // SAFETY: valid descriptor and C string.

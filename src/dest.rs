@@ -1,5 +1,6 @@
 //! The destination tree: names resolved under DST one component at a time, never through a
-//! symlink, directories created as needed, and temporaries named so a rerun can find them.
+//! symlink, directories created as needed, temporaries named so a rerun can find them, and
+//! the check that SRC and DST do not overlap.
 
 use std::cell::RefCell;
 use std::ffi::OsStr;
@@ -141,4 +142,75 @@ pub fn temp_name(base: &[u8]) -> Vec<u8> {
 
 pub fn is_temp_name(base: &[u8]) -> bool {
     base.starts_with(TEMP_PREFIX)
+}
+
+/// The (device, inode) of `dir` and of each directory above it, up to `/`, `dir` first. Walking
+/// `..` from the open directory asks the kernel, not the spelling: a symlink or a bind mount
+/// leads to the same identities.
+fn ancestry(dir: &Path) -> io::Result<Vec<(u64, u64)>> {
+    let mut fd = at::open_dir(dir)?;
+    let mut chain: Vec<(u64, u64)> = Vec::new();
+    loop {
+        let st = at::fstat(fd.as_raw_fd())?;
+        let id = (st.st_dev, st.st_ino);
+        if chain.last() == Some(&id) {
+            return Ok(chain); // `/` is its own parent
+        }
+        chain.push(id);
+        fd = at::open_parent(fd.as_raw_fd())?;
+    }
+}
+
+/// The nearest directory that exists at or above `path` (DST may not exist yet).
+fn nearest_existing(path: &Path) -> PathBuf {
+    let mut existing = path.to_path_buf();
+    while !existing.is_dir() {
+        match existing.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => existing = parent.to_path_buf(),
+            _ => return PathBuf::from(if path.is_absolute() { "/" } else { "." }),
+        }
+    }
+    existing
+}
+
+/// Refuses SRC and DST that overlap either way, before anything is written: DST inside SRC
+/// (or the same directory) would copy a tree into itself; SRC inside DST would overwrite the
+/// source with its own copy. Identities are compared, so a symlink or a bind mount that hides
+/// the overlap from the spelling of the paths does not.
+pub fn check_no_overlap(src: &Path, dst: &Path) -> Result<(), String> {
+    let shown = |p: &Path| crate::error::display_bytes(p.as_os_str().as_bytes());
+    let src_is_dir = std::fs::metadata(src)
+        .map_err(|e| format!("{}: {}", shown(src), crate::error::io_reason(&e)))?
+        .is_dir();
+    // A single file is a tree of one: it overlaps DST when its directory lies inside DST.
+    let src_dir =
+        if src_is_dir { src.to_path_buf() } else { nearest_existing(src.parent().unwrap_or(Path::new("."))) };
+    let src_chain =
+        ancestry(&src_dir).map_err(|e| format!("{}: {}", shown(src), crate::error::io_reason(&e)))?;
+    let dst_dir = nearest_existing(dst);
+    let dst_chain =
+        ancestry(&dst_dir).map_err(|e| format!("{}: {}", shown(&dst_dir), crate::error::io_reason(&e)))?;
+    let (src_id, dst_id) = (src_chain[0], dst_chain[0]);
+    if src_is_dir && src_id == dst_id && dst_dir == dst {
+        return Err(format!(
+            "SRC {} and DST {} are the same directory: refusing to copy a tree onto itself",
+            shown(src),
+            shown(dst)
+        ));
+    }
+    if src_is_dir && dst_chain.contains(&src_id) {
+        return Err(format!(
+            "DST {} is inside SRC {}: refusing to copy a tree into itself",
+            shown(dst),
+            shown(src)
+        ));
+    }
+    if dst_dir == dst && src_chain.contains(&dst_id) {
+        return Err(format!(
+            "SRC {} is inside DST {}: copying would overwrite the source; refusing",
+            shown(src),
+            shown(dst)
+        ));
+    }
+    Ok(())
 }

@@ -258,34 +258,3 @@ pub fn remove_stale_temporaries(dst: &Path, err: &mut impl Write) -> io::Result<
     }
     Ok(removed)
 }
-
-/// Refuses to copy a tree into itself: DST must not be SRC or lie inside it.
-pub fn check_not_inside(src_root: &Path, dst: &Path) -> Result<(), String> {
-    let src =
-        std::fs::canonicalize(src_root).map_err(|e| format!("{}: {}", src_root.display(), io_reason(&e)))?;
-    // DST may not exist yet: resolve its nearest existing ancestor.
-    let mut existing = dst.to_path_buf();
-    let mut rest = Vec::new();
-    let resolved = loop {
-        match std::fs::canonicalize(&existing) {
-            Ok(p) => break p,
-            Err(_) => match (existing.file_name().map(|n| n.to_os_string()), existing.parent()) {
-                (Some(name), Some(parent)) => {
-                    rest.push(name);
-                    existing =
-                        if parent.as_os_str().is_empty() { PathBuf::from(".") } else { parent.to_path_buf() };
-                }
-                _ => return Ok(()),
-            },
-        }
-    };
-    let full = rest.iter().rev().fold(resolved, |p, n| p.join(n));
-    if full.starts_with(&src) {
-        return Err(format!(
-            "{} is inside {}: refusing to copy a tree into itself",
-            dst.display(),
-            src_root.display()
-        ));
-    }
-    Ok(())
-}

@@ -10,15 +10,13 @@ use mirror_tools::atomic_file::AtomicFile;
 use mirror_tools::cleanup::handle_signals;
 use mirror_tools::cli::HashingArgs;
 use mirror_tools::copy::CopyOptions;
-use mirror_tools::dest::Destination;
+use mirror_tools::dest::{Destination, check_no_overlap};
 use mirror_tools::error::io_reason;
 use mirror_tools::exclude::Exclude;
 use mirror_tools::expect::Expect;
 use mirror_tools::hash::Algo;
 use mirror_tools::manifest::{algo_from_file_name, open_manifest};
-use mirror_tools::mirror::{
-    Item, Mirror, check_not_inside, items_from_records, items_from_walk, remove_stale_temporaries,
-};
+use mirror_tools::mirror::{Item, Mirror, items_from_records, items_from_walk, remove_stale_temporaries};
 use mirror_tools::name::name_of;
 use mirror_tools::progress::Progress;
 use mirror_tools::records::{note_if_terminal, path_records};
@@ -60,6 +58,9 @@ struct Cli {
     /// With SRC: leave out entries matching GLOB, as mtree-list --exclude does
     #[arg(long = "exclude", value_name = "GLOB")]
     exclude: Vec<String>,
+    /// Only check that SRC and DST do not overlap (either way), then exit: 0 or 2
+    #[arg(long = "preflight", requires = "paths")]
+    preflight: bool,
     /// Do not fdatasync each file before renaming it into place (faster, not crash-safe)
     #[arg(long = "no-fsync")]
     no_fsync: bool,
@@ -95,11 +96,18 @@ fn main() -> ExitCode {
         return fail("--exclude and --order need SRC (mcopy SRC DST): a path stream is already chosen");
     }
 
-    // Before anything is written: never a tree into itself.
+    if cli.preflight {
+        let Some(src) = &src else { return fail("--preflight needs SRC and DST") };
+        return match check_no_overlap(src, &dst) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        };
+    }
+    // Before anything is written: SRC and DST must not overlap, either way.
     let mut stdin_items = None;
     let mut reads_from = src.clone();
     if let Some(src) = &src {
-        if let Err(e) = check_not_inside(src, &dst) {
+        if let Err(e) = check_no_overlap(src, &dst) {
             return fail(e);
         }
     } else {
@@ -108,7 +116,7 @@ fn main() -> ExitCode {
         if let Some(Ok(first)) = records.peek().filter(|r| r.as_ref().is_ok_and(|r| is_safe(r))) {
             let root = record_root(first);
             reads_from = Some(root.clone());
-            if let Err(e) = check_not_inside(&root, &dst) {
+            if let Err(e) = check_no_overlap(&root, &dst) {
                 return fail(e);
             }
         }
@@ -224,10 +232,13 @@ fn is_safe(record: &[u8]) -> bool {
 /// The directory a record's name is relative to: what precedes the name (`.` when empty).
 fn record_root(record: &[u8]) -> PathBuf {
     let root = &record[..record.len() - name_of(record).len()];
+    // `src/./` and `./` name the directories `src` and `.`.
+    let root = root.strip_suffix(b"./").unwrap_or(root);
+    let root = if root.len() > 1 { root.strip_suffix(b"/").unwrap_or(root) } else { root };
     if root.is_empty() { PathBuf::from(".") } else { PathBuf::from(std::ffi::OsStr::from_bytes(root)) }
 }
 
-/// Items for the records of stdin, refusing any record whose root contains DST.
+/// Items for the records of stdin, refusing any record whose root overlaps DST.
 fn guard_roots(
     records: impl Iterator<Item = io::Result<Vec<u8>>>,
     dst: PathBuf,
@@ -240,7 +251,7 @@ fn guard_roots(
         }
         let root = record_root(record);
         if last.as_ref().is_none_or(|(r, _)| *r != root) {
-            let verdict = check_not_inside(&root, &dst);
+            let verdict = check_no_overlap(&root, &dst);
             last = Some((root, verdict));
         }
         match &last {
