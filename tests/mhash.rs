@@ -228,7 +228,6 @@ fn bad_environment_value_is_a_usage_error_naming_the_variable() {
 /// Someone who forgot the pipe is told what mhash waits for, not left facing silence.
 #[test]
 fn a_terminal_on_stdin_is_told_that_path_records_are_awaited() {
-    let env = Env::new();
     let Some(script) = common::peer("script") else { return };
     let command = format!("{} --no-progress", common::tool_path("mhash").display());
     let out = run(
