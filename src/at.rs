@@ -51,6 +51,25 @@ pub fn fstat(fd: RawFd) -> io::Result<libc::stat> {
     Ok(st)
 }
 
+/// Opens (creating it, mode 0644) the lock file `name` in `dir`, never through a symlink.
+pub fn open_lock_file(dir: RawFd, name: &[u8]) -> io::Result<File> {
+    let c = cstr(name)?;
+    let flags = libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: valid descriptor and C string; the returned descriptor is owned.
+    let fd = check(unsafe { libc::openat(dir, c.as_ptr(), flags, 0o644 as libc::c_uint) })?;
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Takes an exclusive `flock` without waiting: `Ok(false)` when another holds it.
+pub fn try_lock_exclusive(file: &File) -> io::Result<bool> {
+    // SAFETY: plain syscall on an open descriptor.
+    match check(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 pub fn mkdir(dir: RawFd, name: &[u8], mode: u32) -> io::Result<()> {
     let c = cstr(name)?;
     // SAFETY: valid descriptor and C string.
@@ -58,11 +77,12 @@ pub fn mkdir(dir: RawFd, name: &[u8], mode: u32) -> io::Result<()> {
 }
 
 /// Creates a new file for writing; fails if `name` exists (even as a dangling link).
-pub fn create_new(dir: RawFd, name: &[u8]) -> io::Result<File> {
+/// `mode` is filtered by the umask, as for any new file.
+pub fn create_new(dir: RawFd, name: &[u8], mode: u32) -> io::Result<File> {
     let c = cstr(name)?;
     let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
     // SAFETY: valid descriptor and C string; the returned descriptor is owned.
-    let fd = check(unsafe { libc::openat(dir, c.as_ptr(), flags, 0o600 as libc::c_uint) })?;
+    let fd = check(unsafe { libc::openat(dir, c.as_ptr(), flags, mode as libc::c_uint) })?;
     Ok(unsafe { File::from_raw_fd(fd) })
 }
 

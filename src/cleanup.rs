@@ -11,7 +11,11 @@ use std::os::fd::RawFd;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-static LIVE: Mutex<Option<HashMap<u64, (RawFd, CString)>>> = Mutex::new(None);
+/// What is removed on a signal: directory, name, and whether it counts as a temporary (a
+/// lock file is removed too, but is not one).
+type Entry = (RawFd, CString, bool);
+
+static LIVE: Mutex<Option<HashMap<u64, Entry>>> = Mutex::new(None);
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 /// A registered temporary; dropping it deregisters it (it does not remove the file).
@@ -20,11 +24,20 @@ pub struct Registered {
     id: u64,
 }
 
-/// Registers `dir`/`name` for removal if the run is interrupted.
+/// Registers the temporary `dir`/`name` for removal if the run is interrupted.
 pub fn register(dir: RawFd, name: &[u8]) -> Registered {
+    register_as(dir, name, true)
+}
+
+/// Registers a lock file for removal if the run is interrupted.
+pub fn register_lock(dir: RawFd, name: &[u8]) -> Registered {
+    register_as(dir, name, false)
+}
+
+fn register_as(dir: RawFd, name: &[u8], temporary: bool) -> Registered {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let name = CString::new(name).expect("names have no NUL");
-    LIVE.lock().expect("not poisoned").get_or_insert_with(HashMap::new).insert(id, (dir, name));
+    LIVE.lock().expect("not poisoned").get_or_insert_with(HashMap::new).insert(id, (dir, name, temporary));
     Registered { id }
 }
 
@@ -55,9 +68,9 @@ pub fn handle_signals(tool: &'static str) {
         // Held until exit: no temporary can be registered (so created) after this point.
         let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
         let mut removed = 0;
-        for (dir, name) in live.take().unwrap_or_default().into_values() {
+        for (dir, name, temporary) in live.take().unwrap_or_default().into_values() {
             // SAFETY: dir is open while registered; name is a valid C string.
-            if unsafe { libc::unlinkat(dir, name.as_ptr(), 0) } == 0 {
+            if unsafe { libc::unlinkat(dir, name.as_ptr(), 0) } == 0 && temporary {
                 removed += 1;
             }
         }

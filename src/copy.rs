@@ -11,13 +11,15 @@ use std::path::Path;
 
 use crate::at;
 use crate::cleanup;
-use crate::dest::{Destination, Parent, is_temp_name, temp_name};
+use crate::dest::{Destination, Parent};
+use crate::dest_lock::LOCK_NAME;
 use crate::error::Error;
 use crate::expect::{Expect, Lookup};
 use crate::hash::{Algo, Blake3Threads, Hasher, READ_CHUNK};
 use crate::name::{name_of, unsafe_reason};
 use crate::progress::Progress;
 use crate::source::open_regular;
+use crate::temporary::{parse_temp_name, temp_name};
 
 pub struct CopyOptions<'a> {
     /// Hash what is read (for `--hash-out` or `--expect`) with this algorithm.
@@ -78,10 +80,15 @@ pub fn copy_record(dest: &Destination, record: &[u8], opts: &CopyOptions) -> Res
         return Err(Error::BadName { path: src.into(), reason }.into());
     }
     let base = name.rsplit(|&b| b == b'/').next().unwrap_or(name);
-    if is_temp_name(base) {
-        return Err(
-            Error::BadName { path: src.into(), reason: "name is reserved for mcopy's temporaries" }.into()
-        );
+    if parse_temp_name(base).is_some() {
+        return Err(Error::BadName {
+            path: src.into(),
+            reason: "name has the shape of mcopy's temporaries, not copied",
+        }
+        .into());
+    }
+    if name == LOCK_NAME {
+        return Err(Error::BadName { path: src.into(), reason: "name is DST's lock, not copied" }.into());
     }
     let src_meta = fs::symlink_metadata(src).map_err(|e| Error::io(src, e))?;
     let root = &record[..record.len() - name.len()];
@@ -177,10 +184,9 @@ fn copy_file(
 ) -> Result<Option<String>, Failure> {
     let tmp = temp_name(parent.base);
     let dst_error = |e: io::Error| Error::io(dest.display(name), e);
-    at::unlink(parent.fd(), &tmp).map_err(dst_error)?;
     let registered = cleanup::register(parent.fd(), &tmp);
     let result = (|| -> Result<Option<String>, Failure> {
-        let mut out = at::create_new(parent.fd(), &tmp).map_err(dst_error)?;
+        let mut out = at::create_new(parent.fd(), &tmp, 0o600).map_err(dst_error)?;
         let mut hasher = opts.hash.map(Hasher::new);
         let sparse = st.blocks() * 512 < st.size();
         let copied = if sparse {
@@ -366,7 +372,6 @@ fn copy_symlink(
     }
     let parent = parent.expect("created unless dry run");
     let tmp = temp_name(parent.base);
-    at::unlink(parent.fd(), &tmp).map_err(dst_error)?;
     let registered = cleanup::register(parent.fd(), &tmp);
     let result = (|| {
         at::symlink(target.as_os_str(), parent.fd(), &tmp)?;

@@ -12,9 +12,6 @@ use std::rc::Rc;
 
 use crate::at;
 
-/// Every temporary's name starts with this; a rerun removes such files.
-pub const TEMP_PREFIX: &[u8] = b".mcopy.tmp.";
-
 pub struct Destination {
     /// `None` for a destination that does not exist yet (a dry run does not create it).
     root: Option<OwnedFd>,
@@ -126,22 +123,6 @@ pub fn refuse_link(e: io::Error, what: &[u8]) -> io::Error {
         )),
         _ => e,
     }
-}
-
-/// The temporary beside `base`: `.mcopy.tmp.BASE`, or a digest of BASE when that would be
-/// longer than a file name may be.
-pub fn temp_name(base: &[u8]) -> Vec<u8> {
-    let mut name = TEMP_PREFIX.to_vec();
-    if TEMP_PREFIX.len() + base.len() <= 255 {
-        name.extend_from_slice(base);
-    } else {
-        name.extend_from_slice(blake3::hash(base).to_hex().as_bytes());
-    }
-    name
-}
-
-pub fn is_temp_name(base: &[u8]) -> bool {
-    base.starts_with(TEMP_PREFIX)
 }
 
 /// The (device, inode) of `dir` and of each directory above it, up to `/`, `dir` first. Walking

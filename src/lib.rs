@@ -4,11 +4,11 @@
 //! modules, one concept each.
 
 pub mod at;
-pub mod atomic_file;
 pub mod cleanup;
 pub mod cli;
 pub mod copy;
 pub mod dest;
+pub mod dest_lock;
 pub mod device;
 pub mod disk_read;
 pub mod error;
@@ -22,10 +22,12 @@ pub mod mapped;
 pub mod mirror;
 pub mod name;
 pub mod ordered;
+pub mod output_file;
 pub mod physical;
 pub mod progress;
 pub mod records;
 pub mod source;
 pub mod status;
+pub mod temporary;
 pub mod verify;
 pub mod walk;

@@ -1,6 +1,7 @@
 //! mcopy's job: copy a stream of paths (or a whole tree) into DST, in parallel, writing the
 //! manifest of what was read in input order.
 
+use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Write};
@@ -12,12 +13,13 @@ use indicatif::HumanBytes;
 
 use crate::at;
 use crate::copy::{CopyOptions, Done, Failure, copy_record};
-use crate::dest::{Destination, is_temp_name, refuse_link};
+use crate::dest::{Destination, refuse_link};
 use crate::error::{Error, display_bytes, io_reason};
 use crate::manifest::write_entry;
-use crate::name::name_of;
+use crate::name::{fingerprint, name_of};
 use crate::ordered::run_in_order;
 use crate::status::Status;
+use crate::temporary::is_stale_temp;
 use crate::walk::{Event, Walk, WalkOptions};
 
 /// One unit of work, from a path record or from walking SRC.
@@ -33,9 +35,21 @@ pub enum Item {
     InputError(io::Error),
 }
 
-/// Path records as items.
+/// Path records as items. A name that an earlier record already named is reported (status
+/// 2) and not copied again: two records for one DST file would race, or the second would
+/// silently replace the first. Remembering the names costs 16 bytes each (a digest of the
+/// name), the price `mcheck --extra` pays too.
 pub fn items_from_records(records: impl Iterator<Item = io::Result<Vec<u8>>>) -> impl Iterator<Item = Item> {
-    records.map(|r| match r {
+    let mut seen = HashSet::new();
+    records.map(move |r| match r {
+        Ok(record) if !seen.insert(fingerprint(name_of(&record))) => Item::Note(
+            format!(
+                "{}: {} is named twice in the path stream: copied once, this record ignored",
+                display_bytes(&record),
+                display_bytes(name_of(&record))
+            ),
+            true,
+        ),
         Ok(record) => Item::File(record),
         Err(e) => Item::InputError(e),
     })
@@ -235,7 +249,8 @@ impl Mirror<'_> {
     }
 }
 
-/// Removes temporaries left in DST by an interrupted run; returns how many.
+/// Removes the temporaries in DST whose writer is gone (left by interrupted runs); returns
+/// how many. Run while holding DST's lock: no other mcopy writes there meanwhile.
 pub fn remove_stale_temporaries(dst: &Path, err: &mut impl Write) -> io::Result<u64> {
     let mut removed = 0;
     for event in Walk::new(dst, WalkOptions::default()) {
@@ -243,7 +258,7 @@ pub fn remove_stale_temporaries(dst: &Path, err: &mut impl Write) -> io::Result<
             Event::File(p) | Event::Symlink(p) | Event::Skipped(p, _) => p,
             _ => continue,
         };
-        let is_temp = path.file_name().is_some_and(|b| is_temp_name(b.as_bytes()));
+        let is_temp = path.file_name().is_some_and(|b| is_stale_temp(b.as_bytes()));
         if is_temp {
             match std::fs::remove_file(&path) {
                 Ok(()) => removed += 1,

@@ -10,7 +10,7 @@ use crate::disk_read::hash_from_disk;
 use crate::error::{Error, display_bytes};
 use crate::hash::{Algo, Blake3Threads};
 use crate::manifest::{Entry, manifest_lines, parse_line, write_status};
-use crate::name::{name_of, unsafe_reason};
+use crate::name::{fingerprint, name_of, unsafe_reason};
 use crate::ordered::run_in_order;
 use crate::progress::Progress;
 use crate::records::RecordError;
@@ -274,12 +274,6 @@ impl Verify<'_> {
         }
         Ok(extra)
     }
-}
-
-/// 128 bits of a name's BLAKE3: `--extra` keeps 16 bytes per entry, not the names.
-fn fingerprint(name: &[u8]) -> u128 {
-    let hash = blake3::hash(name);
-    u128::from_le_bytes(hash.as_bytes()[..16].try_into().expect("16 bytes"))
 }
 
 fn file_id(path: &Path) -> Option<(u64, u64)> {

@@ -34,7 +34,9 @@ fn assert_no_torn_file(src: &Path, dst: &Path, sources: &HashMap<String, blake3:
         Command::new("find").arg(".").args(["-type", "f", "-print0"]).current_dir(dst).output().unwrap();
     for rel in common::records(&out.stdout, 0) {
         let rel = String::from_utf8(rel.to_vec()).unwrap();
-        if rel.rsplit('/').next().unwrap().starts_with(".mcopy.tmp.") || rel.ends_with("BLAKE3SUMS") {
+        // A killed run leaves its temporaries and DST's lock (unlocked) for the next run.
+        let base = rel.rsplit('/').next().unwrap();
+        if base.starts_with(".mcopy.tmp.") || rel == "./.mcopy.lock" || rel.ends_with("BLAKE3SUMS") {
             continue;
         }
         let data = fs::read(dst.join(&rel)).unwrap();
@@ -106,6 +108,7 @@ fn kill_many_times_then_finish(tool_args: &[&str], tool: &str) {
     let leftovers =
         Command::new("find").arg(env.path("dst")).args(["-name", ".mcopy.tmp.*"]).output().unwrap();
     assert!(leftovers.stdout.is_empty(), "{}", String::from_utf8_lossy(&leftovers.stdout));
+    assert!(!env.path("dst/.mcopy.lock").exists(), "a finished run removes DST's lock");
 }
 
 #[test]

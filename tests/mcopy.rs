@@ -6,7 +6,7 @@ mod common;
 use common::{Env, Mount, bytes, can_mount, is_root, run, wait_for_temporary};
 use std::fs;
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -296,11 +296,90 @@ fn a_vanished_source_is_named_and_the_rest_copied() {
 #[test]
 fn stale_temporaries_are_removed_by_the_next_run() {
     let env = tree();
-    env.write("dst/deep/.mcopy.tmp.big", "half a file");
+    env.write(format!("dst/deep/{}", common::stale_temp_name("big")), "half a file");
     let out = mcopy(&env, &["src", "dst"]);
     assert_eq!(out.status, 0);
     assert_eq!(out.stderr, "mcopy: removed 1 temporary file(s) left by an interrupted run\n");
     assert_same_tree(&env.path("src"), &env.path("dst"), true);
+}
+
+/// The sweep once deleted `DST/.mcopy.tmp.mine`, and a source file of that name could never
+/// be mirrored; it also removed live temporaries of another run.
+#[test]
+fn only_temporaries_whose_writer_is_gone_are_removed() {
+    let env = Env::new();
+    env.write("src/.mcopy.tmp.mine", "a user's file");
+    env.write("src/data", "data");
+    env.write("dst/.mcopy.tmp.mine", "an older copy of the user's file");
+    env.write("dst/.mcopy.tmp.notes", "another user's file");
+    let live = common::live_temp_name("data");
+    env.write(format!("dst/{live}"), "a live writer's temporary");
+    let stale = common::stale_temp_name("data");
+    env.write(format!("dst/{stale}"), "a killed writer's temporary");
+    let out = mcopy(&env, &["src", "dst"]);
+    assert_eq!(
+        (out.status, out.stderr.as_str()),
+        (0, "mcopy: removed 1 temporary file(s) left by an interrupted run\n")
+    );
+    assert_eq!(
+        fs::read(env.path("dst/.mcopy.tmp.mine")).unwrap(),
+        b"a user's file",
+        "mirrored like any file"
+    );
+    assert_eq!(fs::read(env.path("dst/.mcopy.tmp.notes")).unwrap(), b"another user's file");
+    assert!(env.path(format!("dst/{live}")).exists(), "a live writer's temporary is kept");
+    assert!(!env.path(format!("dst/{stale}")).exists());
+    assert!(!env.path("dst/.mcopy.lock").exists(), "the lock goes with the run");
+}
+
+/// Two runs into one DST once unlinked each other's live temporaries, and one renamed the
+/// other's half-written file into place and exited 0.
+#[test]
+fn a_second_writer_into_the_same_dst_is_refused_while_the_first_runs() {
+    let env = Env::new();
+    env.write("src/huge.bam", bytes(9, 300 << 20));
+    env.write("src/small", "small");
+    let mut first =
+        env.tool("mcopy").args(["--jobs", "1", "src", "dst"]).stderr(Stdio::piped()).spawn().unwrap();
+    common::wait_for_temporary(&env.path("dst"), "huge.bam");
+    let second = mcopy(&env, &["src", "dst"]);
+    let stdin_form = run(env.tool("mcopy").arg("dst"), "src/./small\n");
+    let status = first.wait().unwrap();
+    let mut stderr = String::new();
+    first.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!((status.code(), stderr.as_str()), (Some(0), ""));
+    let refused = format!(
+        "mcopy: dst: another mcopy (pid {}) is writing into it; refusing to run a second writer (wait for it to finish)\n",
+        first.id()
+    );
+    assert_eq!((second.status, second.stderr.as_str()), (2, refused.as_str()));
+    assert_eq!((stdin_form.status, stdin_form.stderr.as_str()), (2, refused.as_str()));
+    assert_eq!(fs::read(env.path("dst/huge.bam")).unwrap(), fs::read(env.path("src/huge.bam")).unwrap());
+    assert_eq!(common::temporaries_in(&env.path("dst")), Vec::<String>::new());
+    // Once the first is done, a second run finds everything up to date.
+    assert_eq!(mcopy(&env, &["src", "dst"]).status, 0);
+}
+
+/// One stream that names a file twice, with -j2, once had two workers share one temporary.
+#[test]
+fn a_name_twice_in_the_stream_is_copied_once_and_reported() {
+    let env = Env::new();
+    env.write("a/x", bytes(1, 5 << 20));
+    env.write("b/x", bytes(2, 5 << 20));
+    env.write("a/y", "y");
+    let out = run(env.tool("mcopy").args(["-0", "-j2", "dst"]), b"a/./x\0b/./x\0a/./y\0a/./x\0");
+    assert_eq!(out.status, 2);
+    assert_eq!(
+        out.stderr,
+        "mcopy: b/./x: x is named twice in the path stream: copied once, this record ignored\n\
+         mcopy: a/./x: x is named twice in the path stream: copied once, this record ignored\n"
+    );
+    assert_eq!(
+        fs::read(env.path("dst/x")).unwrap(),
+        fs::read(env.path("a/x")).unwrap(),
+        "the first record wins"
+    );
+    assert_eq!(fs::read(env.path("dst/y")).unwrap(), b"y");
 }
 
 #[test]
@@ -589,4 +668,46 @@ fn walk(dir: &Path) -> Vec<(String, Vec<u8>)> {
         }
     }
     out
+}
+
+fn umask_mode(mode: u32) -> u32 {
+    let status = fs::read_to_string("/proc/self/status").unwrap();
+    let umask = status.lines().find_map(|l| l.strip_prefix("Umask:")).unwrap().trim();
+    mode & !u32::from_str_radix(umask, 8).unwrap()
+}
+
+/// `--hash-out` once replaced a symlink, `/dev/null`, `/dev/stdout` or a FIFO with a regular
+/// file, and installed new manifests with mode 0600.
+#[test]
+fn hash_out_writes_through_devices_and_fifos_and_installs_beside_a_symlinks_target() {
+    let env = tree();
+    let expected = run(env.tool("mcopy").args(["--hash-out", "-", "src", "d0"]), "").stdout;
+    // A device: written through, never replaced.
+    let out = mcopy(&env, &["--hash-out", "/dev/null", "src", "d1"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(fs::metadata("/dev/null").unwrap().file_type().is_char_device());
+    let out = mcopy(&env, &["--hash-out", "/dev/stdout", "src", "d2"]);
+    assert_eq!((out.status, &out.stdout), (0, &expected));
+    // A FIFO: written through to its reader.
+    env.mkfifo("fifo");
+    let fifo = env.path("fifo");
+    let reader = std::thread::spawn(move || fs::read(fifo).unwrap());
+    assert_eq!(mcopy(&env, &["--hash-out", "fifo", "src", "d3"]).status, 0);
+    assert_eq!(reader.join().unwrap(), expected);
+    assert!(fs::symlink_metadata(env.path("fifo")).unwrap().file_type().is_fifo());
+    // A symlink: the file it leads to is replaced, beside itself, keeping its mode.
+    env.write("real/M.b3", "old");
+    fs::set_permissions(env.path("real/M.b3"), fs::Permissions::from_mode(0o640)).unwrap();
+    env.symlink("real/M.b3", "M");
+    assert_eq!(mcopy(&env, &["--hash-out", "M", "src", "d4"]).status, 0);
+    assert!(fs::symlink_metadata(env.path("M")).unwrap().file_type().is_symlink(), "the link stays a link");
+    assert_eq!(fs::read(env.path("real/M.b3")).unwrap(), expected);
+    assert_eq!(fs::metadata(env.path("real/M.b3")).unwrap().mode() & 0o7777, 0o640);
+    // A new file: the mode a shell's `>` gives.
+    assert_eq!(mcopy(&env, &["--hash-out", "new.b3", "src", "d5"]).status, 0);
+    assert_eq!(fs::metadata(env.path("new.b3")).unwrap().mode() & 0o777, umask_mode(0o666));
+    // A directory: refused before anything is copied.
+    let out = mcopy(&env, &["--hash-out", "real", "src", "d6"]);
+    assert_eq!((out.status, out.stderr.as_str()), (2, "mcopy: --hash-out real: Is a directory\n"));
+    assert!(!env.path("d6").exists());
 }

@@ -300,3 +300,35 @@ fn a_full_disk_under_the_manifest_is_a_write_error() {
     assert_eq!(out.status, 2);
     assert_eq!(out.stderr, "mhash: write error: No space left on device\n");
 }
+
+/// `--output` installs a whole manifest or none, and never replaces a device or a link.
+#[test]
+fn output_is_installed_only_when_every_file_was_hashed() {
+    let env = tree();
+    let expected = run(env.tool("mhash").args(["src/plain", "src/empty"]), "").stdout;
+    let out = run(env.tool("mhash").args(["-o", "M", "src/plain", "src/empty"]), "");
+    assert_eq!((out.status, out.stdout.as_slice(), out.stderr.as_str()), (0, &b""[..], ""));
+    assert_eq!(std::fs::read(env.path("M")).unwrap(), expected);
+    let out = run(env.tool("mhash").args(["-o", "M", "src/plain", "src/gone"]), "");
+    assert_eq!(out.status, 2);
+    assert_eq!(
+        out.stderr,
+        "mhash: src/gone: No such file or directory\nmhash: M: not written, as not every file was hashed\n"
+    );
+    assert_eq!(std::fs::read(env.path("M")).unwrap(), expected, "the old manifest stays");
+    let out = run(env.tool("mhash").args(["-o", "/dev/null", "src/plain"]), "");
+    assert_eq!(out.status, 0);
+    assert!(std::os::unix::fs::FileTypeExt::is_char_device(
+        &std::fs::metadata("/dev/null").unwrap().file_type()
+    ));
+    // --relay installs a manifest made elsewhere the same way.
+    let out = run(env.tool("mhash").args(["--relay", "-o", "R"]), &expected);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(std::fs::read(env.path("R")).unwrap(), expected);
+    let leftovers: Vec<_> = std::fs::read_dir(env.root())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".mcopy.tmp."))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

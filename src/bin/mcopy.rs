@@ -6,18 +6,19 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use mirror_tools::at::is_root_user;
-use mirror_tools::atomic_file::AtomicFile;
 use mirror_tools::cleanup::handle_signals;
 use mirror_tools::cli::HashingArgs;
 use mirror_tools::copy::CopyOptions;
 use mirror_tools::dest::{Destination, check_no_overlap};
-use mirror_tools::error::io_reason;
+use mirror_tools::dest_lock::DestLock;
+use mirror_tools::error::{display_bytes, io_reason};
 use mirror_tools::exclude::Exclude;
 use mirror_tools::expect::Expect;
 use mirror_tools::hash::Algo;
 use mirror_tools::manifest::{algo_from_file_name, open_manifest};
 use mirror_tools::mirror::{Item, Mirror, items_from_records, items_from_walk, remove_stale_temporaries};
 use mirror_tools::name::name_of;
+use mirror_tools::output_file::OutputFile;
 use mirror_tools::progress::Progress;
 use mirror_tools::records::{note_if_terminal, path_records};
 use mirror_tools::status::{OnBrokenPipe, Status, finish};
@@ -123,7 +124,25 @@ fn main() -> ExitCode {
         stdin_items = Some(guard_roots(records, dst.clone()));
     }
 
+    // A dry run changes nothing, --hash-out included. A file is written beside its final
+    // name and installed only when every listed file was hashed.
+    let mut hash_out = match &cli.hash_out {
+        Some(_) if cli.dry_run => None,
+        Some(p) => match OutputFile::create(p) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                return fail(format!(
+                    "--hash-out {}: {}",
+                    display_bytes(p.as_os_str().as_bytes()),
+                    io_reason(&e)
+                ));
+            }
+        },
+        None => None,
+    };
+    let lock;
     let dest = if cli.dry_run {
+        lock = None;
         match Destination::open(&dst) {
             Ok(d) => d,
             Err(e) if e.kind() == io::ErrorKind::NotFound => Destination::missing(&dst),
@@ -133,6 +152,12 @@ fn main() -> ExitCode {
         if let Err(e) = std::fs::create_dir_all(&dst) {
             return fail(format!("{}: {}", dst.display(), io_reason(&e)));
         }
+        // One writer per DST, for the whole run: then every temporary found in it whose
+        // writer is gone is stale.
+        lock = match DestLock::acquire(&dst) {
+            Ok(l) => l,
+            Err(e) => return fail(e),
+        };
         match remove_stale_temporaries(&dst, &mut io::stderr()) {
             Ok(n) if n > 0 => eprintln!("mcopy: removed {n} temporary file(s) left by an interrupted run"),
             _ => {}
@@ -151,17 +176,6 @@ fn main() -> ExitCode {
             Err(e) => return fail(format!("{}: {}", path.display(), io_reason(&e))),
         },
         None => None,
-    };
-    // A dry run changes nothing, --hash-out included. A file is written beside its final
-    // name and installed only when every listed file was hashed.
-    let mut hash_out = match &cli.hash_out {
-        Some(_) if cli.dry_run => HashOut::None,
-        Some(p) if p.as_os_str() == "-" => HashOut::Stdout(BufWriter::new(io::stdout())),
-        Some(p) => match AtomicFile::create(p) {
-            Ok(f) => HashOut::File(f),
-            Err(e) => return fail(format!("{}: {}", p.display(), io_reason(&e))),
-        },
-        None => HashOut::None,
     };
     let threads = match cli.hashing.threads.threads() {
         Ok(t) => t,
@@ -187,11 +201,7 @@ fn main() -> ExitCode {
         },
     };
     let mut out = BufWriter::new(io::stdout());
-    let hash_writer: Option<&mut (dyn Write + Send)> = match &mut hash_out {
-        HashOut::None => None,
-        HashOut::Stdout(w) => Some(w),
-        HashOut::File(w) => Some(w),
-    };
+    let hash_writer = hash_out.as_mut().map(|w| w as &mut (dyn Write + Send));
     let result = match (src, stdin_items) {
         (Some(src), _) => job.run(
             items_from_walk(&src, WalkOptions { exclude, one_file_system: false, order: cli.order }),
@@ -204,23 +214,19 @@ fn main() -> ExitCode {
     };
     progress.finish();
     let result = result.map(|(status, _)| status);
-    if let (HashOut::File(file), Ok(status)) = (hash_out, &result) {
-        let name = file.name().to_owned();
+    if let (Some(file), Ok(status)) = (hash_out, &result) {
+        let name = display_bytes(file.name().as_os_str().as_bytes());
         if *status != Status::Ok {
             // Some listed file has no line: a partial manifest is never installed.
-            eprintln!("mcopy: --hash-out {}: not written, as not every file was copied", name.display());
+            if file.installs() {
+                eprintln!("mcopy: --hash-out {name}: not written, as not every file was copied");
+            }
         } else if let Err(e) = file.commit(!cli.no_fsync) {
-            return fail(format!("--hash-out {}: {}", name.display(), io_reason(&e)));
+            return fail(format!("--hash-out {name}: {}", io_reason(&e)));
         }
     }
+    drop(lock);
     ExitCode::from(finish("mcopy", result, OnBrokenPipe::Unfinished) as u8)
-}
-
-/// Where `--hash-out` goes.
-enum HashOut {
-    None,
-    Stdout(BufWriter<io::Stdout>),
-    File(AtomicFile),
 }
 
 use std::os::unix::ffi::OsStrExt;

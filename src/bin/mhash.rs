@@ -7,12 +7,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use mirror_tools::cleanup::handle_signals;
 use mirror_tools::cli::HashingArgs;
+use mirror_tools::error::{display_bytes, io_reason};
 use mirror_tools::hash::{Algo, Fetch};
 use mirror_tools::make_manifest::MakeManifest;
+use mirror_tools::output_file::OutputFile;
 use mirror_tools::progress::Progress;
 use mirror_tools::records::{note_if_terminal, path_records};
-use mirror_tools::status::{OnBrokenPipe, finish};
+use mirror_tools::status::{OnBrokenPipe, Status, finish};
 
 /// Hash files in parallel into a manifest that b3sum --check and sha256sum -c accept.
 ///
@@ -31,6 +34,14 @@ struct Cli {
     /// Write NUL-terminated manifest records, unescaped (as sha256sum -z)
     #[arg(short = 'z', long = "zero")]
     zero: bool,
+    /// Write the manifest to FILE, installed whole and only when every file was hashed (a
+    /// device or FIFO is written through; a symlink is followed) [default: stdout]
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Hash nothing: copy a manifest made elsewhere (by b3sum, say) from stdin to --output,
+    /// installed the same way
+    #[arg(long = "relay", requires = "output", conflicts_with = "files")]
+    relay: bool,
     #[command(flatten)]
     hashing: HashingArgs,
 }
@@ -39,10 +50,31 @@ const EXAMPLES: &str = "\
 Examples:
   mtree-list -0 src | mhash -0 -j4 > BLAKE3SUMS
   find . -type f -print0 | mhash -0 --algo sha256 > SHA256SUMS
-  mhash big.bam --blake3-threads 0";
+  mhash big.bam --blake3-threads 0
+  mtree-list -0 src | mhash -0 -o src/BLAKE3SUMS";
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("mhash: {message}");
+    ExitCode::from(Status::Trouble.code() as u8)
+}
 
 fn main() -> ExitCode {
+    handle_signals("mhash");
     let cli = Cli::parse();
+    let mut output = match cli.output.as_deref().filter(|p| p.as_os_str() != "-") {
+        Some(path) => match OutputFile::create(path) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                return fail(format!("{}: {}", display_bytes(path.as_os_str().as_bytes()), io_reason(&e)));
+            }
+        },
+        None => None,
+    };
+    if cli.relay {
+        let Some(mut file) = output else { return fail("--relay needs --output FILE") };
+        let copied = io::copy(&mut io::stdin().lock(), &mut file).map(|_| Status::Ok);
+        return finish_output(file, copied);
+    }
     let threads = match cli.hashing.threads.threads() {
         Ok(t) => t,
         Err(e) => {
@@ -79,9 +111,31 @@ fn main() -> ExitCode {
         zero: cli.zero,
         progress: &progress,
     };
-    let result = job.run(inputs, &mut out, &mut err);
+    let result = match &mut output {
+        Some(file) => job.run(inputs, file, &mut err),
+        None => job.run(inputs, &mut out, &mut err),
+    };
     progress.finish();
-    ExitCode::from(finish("mhash", result, OnBrokenPipe::Quiet) as u8)
+    match output {
+        Some(file) => finish_output(file, result),
+        None => ExitCode::from(finish("mhash", result, OnBrokenPipe::Quiet) as u8),
+    }
+}
+
+/// Installs `--output` when every file made it into it; otherwise says it was not written.
+fn finish_output(file: OutputFile, result: io::Result<Status>) -> ExitCode {
+    let shown = display_bytes(file.name().as_os_str().as_bytes());
+    match result {
+        Ok(Status::Ok) => match file.commit(true) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(format!("{shown}: {}", io_reason(&e))),
+        },
+        Ok(status) => {
+            eprintln!("mhash: {shown}: not written, as not every file was hashed");
+            ExitCode::from(status.code() as u8)
+        }
+        Err(e) => fail(format!("{shown}: {}", io_reason(&e))),
+    }
 }
 
 #[cfg(test)]

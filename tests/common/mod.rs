@@ -333,9 +333,38 @@ pub fn run_measured(cmd: &mut Command, input: &Path) -> (i32, u64) {
 /// that file is under way.
 pub fn wait_for_temporary(dir: &Path, base: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    let tmp = dir.join(format!(".mcopy.tmp.{base}"));
-    while !tmp.exists() {
+    let suffix = format!(".{base}");
+    let is_temporary = |name: &str| name.starts_with(".mcopy.tmp.") && name.ends_with(&suffix);
+    while !fs::read_dir(dir)
+        .map(|d| d.flatten().any(|e| is_temporary(&e.file_name().to_string_lossy())))
+        .unwrap_or(false)
+    {
         assert!(Instant::now() < deadline, "no temporary appeared for {base}");
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// The names in `dir` that have the shape of mcopy's temporaries.
+pub fn temporaries_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.retain(|n| n.starts_with(".mcopy.tmp."));
+    names
+}
+
+/// The name of a temporary beside `base` whose writer was killed (a pid that ran and is gone).
+pub fn stale_temp_name(base: &str) -> String {
+    let mut child = Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    format!(".mcopy.tmp.{pid}-1.3.{base}")
+}
+
+/// The name of a temporary beside `base` whose writer (this test) still runs.
+pub fn live_temp_name(base: &str) -> String {
+    let stat = fs::read_to_string("/proc/self/stat").unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 1..];
+    let start = after.split_whitespace().nth(19).unwrap();
+    format!(".mcopy.tmp.{}-{start}.0.{base}", std::process::id())
 }
