@@ -104,7 +104,9 @@ pub fn copy_record(dest: &Destination, record: &[u8], opts: &CopyOptions) -> Res
     }
     let (mut file, st) = open_regular(src)?;
     // A regular file of the same size is there: the same mtime says it is up to date, or,
-    // with --checksum, the same content (then it only gets the source's mode and times).
+    // with --checksum, the same content and the same mode and mtime. An existing inode is
+    // never changed in place (a hard link may lead out of DST): a file whose content is the
+    // same but whose mode or mtime is not is installed anew.
     let same_size =
         existing.filter(|d| d.st_mode & libc::S_IFMT == libc::S_IFREG && d.st_size as u64 == st.size());
     let same_mtime =
@@ -119,12 +121,8 @@ pub fn copy_record(dest: &Destination, record: &[u8], opts: &CopyOptions) -> Res
             let same = dst_hex == src_hex;
             hex = opts.hash.map(|_| src_hex);
             let same_mode = d.st_mode & 0o7777 == st.mode() & 0o7777;
-            if same && !opts.dry_run && !(same_mtime && same_mode) {
-                let dst = at::open_read_nofollow(p.fd(), p.base).map_err(dst_error)?;
-                let owner = opts.owner.then_some((st.uid(), st.gid()));
-                at::set_attributes(&dst, owner, st.mode() & 0o7777, &at::times_of(&st)).map_err(dst_error)?;
-            }
-            same
+            let same_owner = !opts.owner || (d.st_uid, d.st_gid) == (st.uid(), st.gid());
+            same && same_mtime && same_mode && same_owner
         }
         (_, false) => same_mtime,
         (None, true) => false,

@@ -148,15 +148,20 @@ fn a_changed_file_is_copied_again_and_checksum_looks_at_content() {
     assert_eq!(fs::read(env.path("dst/plain")).unwrap(), bytes(9, 1000));
     assert_eq!(mcopy(&env, &["--checksum", "src", "dst"]).status, 0);
     assert_eq!(fs::read(env.path("dst/plain")).unwrap(), bytes(1, 1000));
-    // Same content, other mtime and mode: --checksum leaves the data and fixes the attributes,
-    // so the next run by size and mtime finds it up to date.
+    // Same content, other mtime and mode: --checksum installs a new file with the source's
+    // attributes (never changing the old inode), so the next run by size and mtime finds it
+    // up to date.
     set_mtime(&env.path("dst/plain"), 1_000_000_000, 0);
     fs::set_permissions(env.path("dst/plain"), fs::Permissions::from_mode(0o600)).unwrap();
     let ino = fs::metadata(env.path("dst/plain")).unwrap().ino();
     assert_eq!(mcopy(&env, &["--checksum", "src", "dst"]).status, 0);
     let meta = fs::metadata(env.path("dst/plain")).unwrap();
-    assert_eq!((meta.ino(), meta.mode() & 0o7777), (ino, 0o640), "not rewritten, mode set");
+    assert_ne!(meta.ino(), ino, "installed anew");
+    assert_eq!(meta.mode() & 0o7777, 0o640);
     assert_eq!((meta.mtime(), meta.mtime_nsec()), (1_600_000_000, 123_456_789));
+    let ino = meta.ino();
+    assert_eq!(mcopy(&env, &["--checksum", "src", "dst"]).status, 0);
+    assert_eq!(fs::metadata(env.path("dst/plain")).unwrap().ino(), ino, "up to date: left alone");
     // A newer source is copied by the default rule.
     fs::write(env.path("src/-dash"), "DASH").unwrap();
     assert_eq!(mcopy(&env, &["src", "dst"]).status, 0);
@@ -710,4 +715,33 @@ fn hash_out_writes_through_devices_and_fifos_and_installs_beside_a_symlinks_targ
     let out = mcopy(&env, &["--hash-out", "real", "src", "d6"]);
     assert_eq!((out.status, out.stderr.as_str()), (2, "mcopy: --hash-out real: Is a directory\n"));
     assert!(!env.path("d6").exists());
+}
+
+/// `mcopy --checksum` once gave the source's mode and mtime to an existing DST inode that was
+/// hard-linked to a file outside DST, changing that file too.
+#[test]
+fn a_hard_link_in_dst_to_a_file_outside_is_never_changed_in_place() {
+    let env = tree();
+    assert_eq!(mcopy(&env, &["src", "dst"]).status, 0);
+    // DST's copy is replaced by a hard link to a file outside DST with the same bytes.
+    fs::write(env.path("outside"), fs::read(env.path("src/plain")).unwrap()).unwrap();
+    fs::set_permissions(env.path("outside"), fs::Permissions::from_mode(0o600)).unwrap();
+    set_mtime(&env.path("outside"), 1_000_000_000, 0);
+    fs::remove_file(env.path("dst/plain")).unwrap();
+    fs::hard_link(env.path("outside"), env.path("dst/plain")).unwrap();
+    for args in [&["--checksum", "src", "dst"][..], &["src", "dst"]] {
+        assert_eq!(mcopy(&env, args).status, 0, "{args:?}");
+        let outside = fs::metadata(env.path("outside")).unwrap();
+        assert_eq!((outside.mode() & 0o7777, outside.mtime(), outside.nlink()), (0o600, 1_000_000_000, 1), "{args:?}");
+        let copy = fs::metadata(env.path("dst/plain")).unwrap();
+        assert_eq!((copy.mode() & 0o7777, copy.mtime()), (0o640, 1_600_000_000));
+    }
+    // Other content under a link: the new file is installed, the outside file keeps its bytes.
+    fs::remove_file(env.path("dst/plain")).unwrap();
+    fs::write(env.path("outside"), bytes(5, 1000)).unwrap();
+    fs::hard_link(env.path("outside"), env.path("dst/plain")).unwrap();
+    set_mtime(&env.path("outside"), 1_600_000_000, 123_456_789);
+    assert_eq!(mcopy(&env, &["--checksum", "src", "dst"]).status, 0);
+    assert_eq!(fs::read(env.path("outside")).unwrap(), bytes(5, 1000));
+    assert_eq!(fs::read(env.path("dst/plain")).unwrap(), bytes(1, 1000));
 }
