@@ -70,6 +70,34 @@ pub fn try_lock_exclusive(file: &File) -> io::Result<bool> {
     }
 }
 
+/// Whether `name` resolves, following symlinks, to something beneath `dir`: `Ok(false)` when
+/// a symlink or `..` leads out (`openat2` with `RESOLVE_BENEATH`; an `O_PATH` open has no
+/// effect on a device or a FIFO). `ENOSYS` before Linux 5.6.
+pub fn resolves_beneath(dir: RawFd, name: &[u8]) -> io::Result<bool> {
+    let c = cstr(name)?;
+    // SAFETY: open_how is plain data; zero is a valid value for every field.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: valid descriptor, C string and open_how of the size passed; the descriptor
+    // returned is owned and closed here.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir,
+            c.as_ptr(),
+            &how as *const libc::open_how,
+            size_of::<libc::open_how>(),
+        )
+    };
+    if fd >= 0 {
+        drop(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EXDEV) { Ok(false) } else { Err(e) }
+}
+
 pub fn mkdir(dir: RawFd, name: &[u8], mode: u32) -> io::Result<()> {
     let c = cstr(name)?;
     // SAFETY: valid descriptor and C string.

@@ -16,6 +16,7 @@ use crate::dest_lock::LOCK_NAME;
 use crate::error::Error;
 use crate::expect::{Expect, Lookup};
 use crate::hash::{Algo, Blake3Threads, Hasher, READ_CHUNK};
+use crate::link::leads_out;
 use crate::name::{name_of, unsafe_reason};
 use crate::progress::Progress;
 use crate::source::open_regular;
@@ -99,7 +100,9 @@ pub fn copy_record(dest: &Destination, record: &[u8], opts: &CopyOptions) -> Res
         Some(p) => at::lstat(p.fd(), p.base).map_err(dst_error)?,
         None => None,
     };
-    if src_meta.file_type().is_symlink() {
+    // A link that stays inside its tree is recreated as a link; one that leads out is copied
+    // as the file it points to, so DST holds the bytes.
+    if src_meta.file_type().is_symlink() && leads_out(record).map_err(|e| Error::io(src, e))?.is_none() {
         return copy_symlink(dest, src, name, parent, existing, &src_meta, opts);
     }
     let (mut file, st) = open_regular(src)?;

@@ -15,6 +15,7 @@ pub mod error;
 pub mod exclude;
 pub mod expect;
 pub mod hash;
+pub mod link;
 pub mod list_tree;
 pub mod make_manifest;
 pub mod manifest;

@@ -4,6 +4,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use crate::error::{display_bytes, io_reason};
+use crate::link::leads_out;
 use crate::records::{fits_newline_mode, write_record};
 use crate::status::Status;
 use crate::walk::{Event, Walk, WalkOptions};
@@ -21,9 +22,18 @@ pub fn list_trees(
     let mut newline_names = 0u64;
     for root in roots {
         for event in Walk::new(root, options.clone()) {
+            let is_link = matches!(event, Event::Symlink(_));
             match event {
                 Event::File(path) | Event::Symlink(path) => {
                     let bytes = path.as_os_str().as_encoded_bytes();
+                    if is_link && let Ok(Some(target)) = leads_out(bytes) {
+                        writeln!(
+                            err,
+                            "mtree-list: {}: symlink leads out of the tree (to {}): copied as the file it points to",
+                            display_bytes(bytes),
+                            display_bytes(target.as_os_str().as_encoded_bytes())
+                        )?;
+                    }
                     if null || fits_newline_mode(bytes) {
                         write_record(out, bytes, null)?;
                     } else {

@@ -121,7 +121,19 @@ impl Verify<'_> {
             }
             (number, parsed)
         });
-        let work = |(number, parsed)| self.check(number, parsed);
+        let beneath = match Beneath::open(&self.dst) {
+            Ok(b) => b,
+            Err(e) => {
+                writeln!(
+                    err,
+                    "mcheck: {}: {}",
+                    display_bytes(self.dst.as_os_str().as_bytes()),
+                    crate::error::io_reason(&e)
+                )?;
+                return Ok(Status::Trouble);
+            }
+        };
+        let work = |(number, parsed)| self.check(number, parsed, &beneath);
         run_in_order(self.jobs, lines, work, |outcome| -> io::Result<()> {
             let print = !self.status_only;
             match outcome {
@@ -213,7 +225,7 @@ impl Verify<'_> {
         Ok(status)
     }
 
-    fn check(&self, number: u64, parsed: Parsed) -> Outcome {
+    fn check(&self, number: u64, parsed: Parsed, dst: &Beneath) -> Outcome {
         let entry = match parsed {
             Ok(None) => return Outcome::Skip,
             Ok(Some(entry)) => entry,
@@ -224,6 +236,14 @@ impl Verify<'_> {
             return Outcome::Unsafe(number, entry.name, reason);
         }
         let path = self.dst.join(OsStr::from_bytes(&entry.name));
+        if let Some(target) = leads_outside(dst, &path, &entry.name) {
+            // Its bytes are not DST's: never an OK for them.
+            let why = format!(
+                "symlink leads outside DST (to {}), not read",
+                display_bytes(target.as_os_str().as_bytes())
+            );
+            return Outcome::Checked(entry.name, Verdict::Unreadable(Error::io(path, io::Error::other(why))));
+        }
         self.progress.start_file(&entry.name);
         let result = hash_from_disk(&path, entry.tag.unwrap_or(self.algo), &self.threads, &|n| {
             self.progress.add_bytes(n)
@@ -273,6 +293,36 @@ impl Verify<'_> {
             }
         }
         Ok(extra)
+    }
+}
+
+/// DST, open, to ask whether a name's path stays beneath it.
+struct Beneath {
+    dir: std::os::fd::OwnedFd,
+    canonical: PathBuf,
+}
+
+impl Beneath {
+    fn open(dst: &Path) -> io::Result<Beneath> {
+        Ok(Beneath { dir: crate::at::open_dir(dst)?, canonical: std::fs::canonicalize(dst)? })
+    }
+}
+
+/// Where a name's path leads when a symlink on the way takes it outside DST (what the link
+/// points to, for the message); `None` when it stays beneath DST, or does not exist (then the
+/// read says MISSING). An absolute link that ends inside DST is inside.
+fn leads_outside(dst: &Beneath, path: &Path, name: &[u8]) -> Option<PathBuf> {
+    use std::os::fd::AsRawFd;
+    match crate::at::resolves_beneath(dst.dir.as_raw_fd(), name) {
+        Ok(true) => return None,
+        Ok(false) => {}
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {}
+        Err(_) => return None,
+    }
+    match std::fs::canonicalize(path) {
+        Ok(end) if end.starts_with(&dst.canonical) => None,
+        Ok(end) => Some(end),
+        Err(_) => None,
     }
 }
 

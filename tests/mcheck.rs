@@ -438,3 +438,37 @@ fn a_gzip_manifest_with_zero_padding_is_read_and_trailing_garbage_is_an_error() 
         out.stderr
     );
 }
+
+/// A name whose bytes lie outside DST (a symlink out of it) is never reported as a plain OK.
+#[test]
+fn a_symlink_in_dst_leading_outside_is_never_ok() {
+    let env = Env::new();
+    env.write("src/a", "the same bytes");
+    env.write("src/b", "the same bytes");
+    env.write("elsewhere/a", "the same bytes");
+    let m = run(env.tool("mhash").current_dir(env.path("src")).args(["a", "b"]), "").stdout;
+    env.mkdir("dst/sub");
+    env.symlink("../elsewhere/a", "dst/a");
+    env.symlink(env.path("src/b").to_str().unwrap(), "dst/b");
+    let out = mcheck(&env, &["dst"], &m);
+    assert_eq!(out.status, 1);
+    assert_eq!(out.stdout_str(), "a: FAILED open or read\nb: FAILED open or read\n");
+    let elsewhere = std::fs::canonicalize(env.path("elsewhere/a")).unwrap();
+    let src_b = std::fs::canonicalize(env.path("src/b")).unwrap();
+    assert_eq!(
+        out.stderr,
+        format!(
+            "mcheck: dst/a: symlink leads outside DST (to {}), not read\n\
+             mcheck: dst/b: symlink leads outside DST (to {}), not read\n\
+             mcheck: 2 checked: 0 OK, 0 FAILED, 0 MISSING, 2 unreadable\n",
+            elsewhere.display(),
+            src_b.display()
+        )
+    );
+    // A link that stays inside DST is followed, as b3sum follows it.
+    std::fs::remove_file(env.path("dst/a")).unwrap();
+    env.write("dst/sub/real", "the same bytes");
+    env.symlink("sub/real", "dst/a");
+    let out = mcheck(&env, &["-q", "dst"], &m);
+    assert_eq!(out.stdout_str(), "b: FAILED open or read\n");
+}

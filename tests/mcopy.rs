@@ -732,7 +732,11 @@ fn a_hard_link_in_dst_to_a_file_outside_is_never_changed_in_place() {
     for args in [&["--checksum", "src", "dst"][..], &["src", "dst"]] {
         assert_eq!(mcopy(&env, args).status, 0, "{args:?}");
         let outside = fs::metadata(env.path("outside")).unwrap();
-        assert_eq!((outside.mode() & 0o7777, outside.mtime(), outside.nlink()), (0o600, 1_000_000_000, 1), "{args:?}");
+        assert_eq!(
+            (outside.mode() & 0o7777, outside.mtime(), outside.nlink()),
+            (0o600, 1_000_000_000, 1),
+            "{args:?}"
+        );
         let copy = fs::metadata(env.path("dst/plain")).unwrap();
         assert_eq!((copy.mode() & 0o7777, copy.mtime()), (0o640, 1_600_000_000));
     }

@@ -303,3 +303,38 @@ fn sigterm_and_sigint_to_run_mirror_stop_the_copy_and_remove_temporaries() {
         assert!(!env.path("dst/run42/huge.bam").exists() && !env.path("dst/.mcopy.lock").exists());
     }
 }
+
+/// A link in SRC to a file outside SRC was recreated as a link pointing back into the source
+/// drive (verify then read the source and said OK) or dangling (MISSING forever).
+#[test]
+fn a_symlink_leading_out_of_src_is_copied_as_the_file_and_named() {
+    let env = Env::new();
+    env.write("outside", "outside bytes");
+    env.write("src/f", "inside bytes");
+    env.mkdir("src/d");
+    env.symlink("../outside", "src/rel-out");
+    env.symlink(env.path("outside").to_str().unwrap(), "src/abs-out");
+    env.symlink("../f", "src/d/rel-in");
+    let out = mirror(&env, &["src", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    for (name, target) in
+        [("abs-out", env.path("outside").display().to_string()), ("rel-out", "../outside".into())]
+    {
+        let said = format!(
+            "mtree-list: src/./{name}: symlink leads out of the tree (to {target}): copied as the file it points to\n"
+        );
+        assert!(out.stderr.contains(&said), "{}", out.stderr);
+        let meta = std::fs::symlink_metadata(env.path(format!("dst/{name}"))).unwrap();
+        assert!(meta.is_file(), "{name} is a file in DST");
+        assert_eq!(std::fs::read(env.path(format!("dst/{name}"))).unwrap(), b"outside bytes");
+    }
+    assert_eq!(
+        std::fs::read_link(env.path("dst/d/rel-in")).unwrap(),
+        std::path::Path::new("../f"),
+        "a link inside stays a link"
+    );
+    // The source drive goes away: DST still verifies on its own.
+    std::fs::remove_file(env.path("outside")).unwrap();
+    let out = mirror(&env, &["--step", "verify", "src", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+}

@@ -15,6 +15,7 @@ use mirror_tools::error::{display_bytes, io_reason};
 use mirror_tools::exclude::Exclude;
 use mirror_tools::expect::Expect;
 use mirror_tools::hash::Algo;
+use mirror_tools::link::record_root;
 use mirror_tools::manifest::{algo_from_file_name, open_manifest};
 use mirror_tools::mirror::{Item, Mirror, items_from_records, items_from_walk, remove_stale_temporaries};
 use mirror_tools::name::name_of;
@@ -233,15 +234,6 @@ use std::os::unix::ffi::OsStrExt;
 
 fn is_safe(record: &[u8]) -> bool {
     mirror_tools::name::unsafe_reason(name_of(record)).is_none()
-}
-
-/// The directory a record's name is relative to: what precedes the name (`.` when empty).
-fn record_root(record: &[u8]) -> PathBuf {
-    let root = &record[..record.len() - name_of(record).len()];
-    // `src/./` and `./` name the directories `src` and `.`.
-    let root = root.strip_suffix(b"./").unwrap_or(root);
-    let root = if root.len() > 1 { root.strip_suffix(b"/").unwrap_or(root) } else { root };
-    if root.is_empty() { PathBuf::from(".") } else { PathBuf::from(std::ffi::OsStr::from_bytes(root)) }
 }
 
 /// Items for the records of stdin, refusing any record whose root overlaps DST.
