@@ -338,3 +338,36 @@ fn a_symlink_leading_out_of_src_is_copied_as_the_file_and_named() {
     let out = mirror(&env, &["--step", "verify", "src", "dst"]);
     assert_eq!(out.status, 0, "{}", out.stderr);
 }
+
+/// SIGTERM during make-manifest once waited until all hashing was done (hours on terabytes):
+/// the pipeline ran in the script's foreground, and bash runs a trap only after it.
+#[test]
+fn sigterm_during_make_manifest_stops_within_2_seconds_and_leaves_no_temporary() {
+    let env = Env::new();
+    env.write("real/a", "a");
+    env.write("real/slow.bam", bytes(3, 4 << 20));
+    let faults = r#"{"slow.bam": {"stall": 1}}"#;
+    let Some(src) = common::FaultFs::mount(&env.path("real"), env.path("src"), faults) else { return };
+    let mut child = env
+        .tool("run-mirror")
+        .args(["--manifest", "M", "src", "dst"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    common::wait_for_temporary(env.root(), "M");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let asked = std::time::Instant::now();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    let took = asked.elapsed();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(143), "{stderr}");
+    assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
+    assert!(stderr.contains("mhash: terminated; removed 1 temporary file(s)"), "{stderr}");
+    assert!(stderr.contains("run-mirror: interrupted; a rerun continues"), "{stderr}");
+    assert_eq!(common::temporaries_in(env.root()), Vec::<String>::new());
+    assert!(!env.path("M").exists() && !env.path("dst").exists());
+    drop(src);
+}
