@@ -1,22 +1,33 @@
 //! Reading what is on the device, not what the page cache remembers.
 //!
-//! A verify run right after a copy must see a block that changed on the disk. Files are read
-//! with `O_DIRECT` where the filesystem allows it; elsewhere their dirty pages are written
-//! back and their cached pages dropped (`fdatasync` + `POSIX_FADV_DONTNEED`) before reading.
-//! Where neither works (tmpfs has no device behind it) the file is read normally.
+//! A verify run right after a copy must see a block that changed on the disk. Each file takes
+//! one of these routes, and says which it took:
+//! - `O_DIRECT`, where the filesystem honours it;
+//! - where it would be served from the cache anyway (ext4 `data=journal`, a journalled,
+//!   encrypted, verity or DAX file, a filesystem that refuses it), the file's pages are
+//!   written back, dropped and checked gone (`page_cache`) before an ordinary read;
+//! - data kept inline in an inode (ext4 `inline_data`, Btrfs) stays in the filesystem's
+//!   memory: such a file is read from the cache and named as such;
+//! - tmpfs and ramfs have no device: memory is the only copy, and the summary says so;
+//! - anything else that cannot be made to reach the device (ZFS's own cache, pages that will
+//!   not leave) is read from the cache and named as such, never passed off as a disk read.
 
 use std::alloc::{Layout, alloc, dealloc};
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
+use std::sync::Mutex;
 use std::sync::mpsc::sync_channel;
 use std::thread;
 
 use crate::error::Error;
 use crate::hash::{Algo, Blake3Threads, Hasher};
+use crate::page_cache;
+use crate::physical;
 use crate::source::open_regular_with;
 
 /// Each read: large and sequential, as `dd iflag=direct bs=4M`.
@@ -64,12 +75,25 @@ thread_local! {
     static BUFFER: RefCell<Option<AlignedBuf>> = const { RefCell::new(None) };
 }
 
-/// How a file was read, for tests and for the curious.
+/// How a file's bytes were read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
+    /// `O_DIRECT`, honoured by the filesystem.
     Direct,
+    /// Cached pages written back, dropped and checked gone, then read from the device.
     Dropped,
-    Cached,
+    /// No device lies behind the filesystem (tmpfs, ramfs): memory is the only copy.
+    Memory,
+    /// The device could not be reached: read from the cache, for this reason.
+    Cached(&'static str),
+}
+
+/// How the reads of one file will reach the device.
+enum Route {
+    Direct,
+    Drop,
+    Memory,
+    Cached(&'static str),
 }
 
 /// Hashes the regular file at `path` from the device. Returns the digest and how it read it.
@@ -79,38 +103,129 @@ pub fn hash_from_disk(
     threads: &Blake3Threads,
     progress: &dyn Fn(u64),
 ) -> Result<(String, Method), Error> {
+    // The route is decided on the first descriptor: `O_DIRECT` when the open accepts it.
+    let mut known = None;
     match open_regular_with(path, libc::O_DIRECT) {
-        Ok((file, meta)) => match hash_open(&file, meta.len(), algo, threads, progress) {
-            Ok(hex) => return Ok((hex, Method::Direct)),
-            // Some filesystems accept O_DIRECT at open and refuse the read: read another way.
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
-            Err(e) => return Err(Error::io(path, e)),
+        Ok((file, meta)) => match route(&file, meta.len(), true) {
+            Route::Direct => match hash_open(&file, meta.len(), algo, threads, progress) {
+                Ok(hex) => return Ok((hex, Method::Direct)),
+                // Some filesystems accept O_DIRECT at open and refuse the read.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => known = Some(Route::Drop),
+                Err(e) => return Err(Error::io(path, e)),
+            },
+            other => known = Some(other),
         },
         Err(Error::Io { source, .. }) if source.raw_os_error() == Some(libc::EINVAL) => {}
         Err(e) => return Err(e),
     }
     let (file, meta) = open_regular_with(path, 0)?;
-    let method = drop_cached_pages(&file);
+    let method = match known.unwrap_or_else(|| route(&file, meta.len(), false)) {
+        Route::Memory => Method::Memory,
+        Route::Cached(why) => Method::Cached(why),
+        Route::Direct | Route::Drop => match page_cache::drop_and_check(&file, 0, meta.len()) {
+            Ok(true) => Method::Dropped,
+            _ => Method::Cached("its cached pages could not be dropped"),
+        },
+    };
     let hex = hash_open(&file, meta.len(), algo, threads, progress).map_err(|e| Error::io(path, e))?;
     Ok((hex, method))
 }
 
-/// Writes back and evicts the file's cached pages, so the reads that follow reach the device.
-fn drop_cached_pages(file: &File) -> Method {
-    let fd = file.as_raw_fd();
-    // SAFETY: plain syscalls on an open descriptor.
-    let synced = unsafe { libc::fdatasync(fd) } == 0;
-    let dropped = unsafe { libc::posix_fadvise(fd, 0, 0, libc::POSIX_FADV_DONTNEED) } == 0;
-    // tmpfs accepts both and keeps its pages: they are the only copy, nothing to bypass.
-    if synced && dropped && !is_tmpfs(file) { Method::Dropped } else { Method::Cached }
+/// Where `O_DIRECT` (opened with it or not: `direct`) would not reach the device, the route
+/// that does, or why none does.
+fn route(file: &File, size: u64, direct: bool) -> Route {
+    let fs = filesystem_of(file);
+    if fs.memory {
+        return Route::Memory;
+    }
+    if fs.private_cache {
+        return Route::Cached("ZFS answers reads from its own cache (ARC)");
+    }
+    // Small files may keep their data inside the inode (ext4 inline_data, Btrfs inline
+    // extents). The filesystem keeps that metadata in memory, out of reach of `O_DIRECT` and
+    // of dropping pages (on ext4 even `drop_caches` leaves it): no read here reaches the
+    // device, so none is passed off as one.
+    if size <= INLINE_MAX
+        && let Ok(Some((_, flags))) = physical::first_extent_flags(file)
+        && flags & physical::FIEMAP_EXTENT_DATA_INLINE != 0
+    {
+        return Route::Cached("inline data, kept in the inode by the filesystem");
+    }
+    let flags = file_flags(file);
+    let served_by_cache =
+        fs.data_journal || flags & (FS_JOURNAL_DATA_FL | FS_ENCRYPT_FL | FS_VERITY_FL | FS_DAX_FL) != 0;
+    if direct && !served_by_cache { Route::Direct } else { Route::Drop }
 }
 
-fn is_tmpfs(file: &File) -> bool {
-    // SAFETY: fstatfs fills the struct on success.
-    unsafe {
-        let mut st: libc::statfs = std::mem::zeroed();
-        libc::fstatfs(file.as_raw_fd(), &mut st) == 0 && st.f_type == libc::TMPFS_MAGIC
+/// Files up to this size are asked whether their data is inline (a block at most).
+const INLINE_MAX: u64 = 64 << 10;
+
+/// Inode flags (`FS_IOC_GETFLAGS`) under which ext4 and others read through the cache even
+/// with `O_DIRECT`.
+const FS_ENCRYPT_FL: libc::c_long = 0x0000_0800;
+const FS_JOURNAL_DATA_FL: libc::c_long = 0x0000_4000;
+const FS_VERITY_FL: libc::c_long = 0x0010_0000;
+const FS_DAX_FL: libc::c_long = 0x0200_0000;
+
+fn file_flags(file: &File) -> libc::c_long {
+    let mut flags: libc::c_long = 0;
+    // SAFETY: FS_IOC_GETFLAGS writes one long; filesystems without it fail (ENOTTY), then 0.
+    let ret =
+        unsafe { libc::ioctl(file.as_raw_fd(), libc::FS_IOC_GETFLAGS, &mut flags as *mut libc::c_long) };
+    if ret == 0 { flags } else { 0 }
+}
+
+/// What matters about a filesystem for reaching its device.
+#[derive(Clone, Copy, Default)]
+struct Filesystem {
+    /// tmpfs, ramfs: no device.
+    memory: bool,
+    /// ZFS: its ARC is not the page cache, and nothing here can drop it.
+    private_cache: bool,
+    /// Mounted `data=journal`: ext4 then serves `O_DIRECT` through the cache.
+    data_journal: bool,
+}
+
+/// The facts of the filesystem holding `file`, looked up once per device.
+fn filesystem_of(file: &File) -> Filesystem {
+    static KNOWN: Mutex<Option<HashMap<u64, Filesystem>>> = Mutex::new(None);
+    let Ok(meta) = file.metadata() else { return Filesystem::default() };
+    let dev = meta.dev();
+    if let Some(fs) = KNOWN.lock().expect("not poisoned").as_ref().and_then(|k| k.get(&dev)) {
+        return *fs;
     }
+    // SAFETY: fstatfs fills the struct on success.
+    let magic = unsafe {
+        let mut st: libc::statfs = std::mem::zeroed();
+        if libc::fstatfs(file.as_raw_fd(), &mut st) == 0 { st.f_type as i64 } else { 0 }
+    };
+    let ext4 = magic == libc::EXT4_SUPER_MAGIC;
+    let fs = Filesystem {
+        memory: magic == libc::TMPFS_MAGIC || magic == RAMFS_MAGIC,
+        private_cache: magic == ZFS_SUPER_MAGIC,
+        data_journal: ext4
+            && super_options(dev).is_some_and(|o| o.split(',').any(|opt| opt == "data=journal")),
+    };
+    KNOWN.lock().expect("not poisoned").get_or_insert_with(HashMap::new).insert(dev, fs);
+    fs
+}
+
+const ZFS_SUPER_MAGIC: i64 = 0x2fc1_2fc1;
+const RAMFS_MAGIC: i64 = 0x8584_58f6;
+
+/// The superblock options of the filesystem on device `dev` (`/proc/self/mountinfo`).
+fn super_options(dev: u64) -> Option<String> {
+    let want = format!("{}:{}", libc::major(dev), libc::minor(dev));
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines().find_map(|line| {
+        let (mount, fs) = line.split_once(" - ")?;
+        (mount.split(' ').nth(2)? == want).then(|| fs.split(' ').nth(2).unwrap_or("").to_string())
+    })
+}
+
+/// True on tmpfs and ramfs, where memory is the only copy.
+pub fn is_memory_filesystem(file: &File) -> bool {
+    filesystem_of(file).memory
 }
 
 /// Reads into `buf` at `offset` until it is full or the file ends.
@@ -212,15 +327,19 @@ mod tests {
     }
 
     #[test]
-    fn pages_are_dropped_where_a_device_holds_the_data_and_kept_on_tmpfs() {
-        let on_disk = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(on_disk.path(), b"x").unwrap();
-        let expected = if is_tmpfs(on_disk.as_file()) { Method::Cached } else { Method::Dropped };
-        assert_eq!(drop_cached_pages(on_disk.as_file()), expected);
-        let shm = Path::new("/dev/shm");
-        if shm.is_dir() {
-            let in_memory = tempfile::NamedTempFile::new_in(shm).unwrap();
-            assert_eq!(drop_cached_pages(in_memory.as_file()), Method::Cached);
-        }
+    fn a_device_is_read_directly_and_tmpfs_is_named_as_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let on_disk = check_in(dir.path(), 10_000);
+        let in_memory = Path::new("/dev/shm").is_dir().then(|| {
+            let shm = tempfile::tempdir_in("/dev/shm").unwrap();
+            check_in(shm.path(), 10_000)
+        });
+        let expected = if is_memory_filesystem(&File::open(dir.path().join("f")).unwrap()) {
+            Method::Memory
+        } else {
+            Method::Direct
+        };
+        assert_eq!(on_disk, expected);
+        assert!(matches!(in_memory, None | Some(Method::Memory)), "{in_memory:?}");
     }
 }

@@ -24,6 +24,7 @@ pub mod mirror;
 pub mod name;
 pub mod ordered;
 pub mod output_file;
+pub mod page_cache;
 pub mod physical;
 pub mod progress;
 pub mod records;

@@ -32,16 +32,24 @@ struct Fiemap {
     extents: [FiemapExtent; 1],
 }
 
+/// The extent's data is inline in the filesystem's metadata (an ext4 inode, a Btrfs leaf).
+pub const FIEMAP_EXTENT_DATA_INLINE: u32 = 0x0000_0200;
+
 /// The physical byte offset of the file's first extent; `Ok(None)` for a file without one
-/// (empty, or data inline in the inode).
+/// (empty).
 pub fn first_extent(file: &File) -> io::Result<Option<u64>> {
+    Ok(first_extent_flags(file)?.map(|(physical, _)| physical))
+}
+
+/// The physical byte offset and the flags of the file's first extent.
+pub fn first_extent_flags(file: &File) -> io::Result<Option<(u64, u32)>> {
     let mut request = Fiemap { length: u64::MAX, extent_count: 1, ..Fiemap::default() };
     // SAFETY: the kernel fills at most `extent_count` extents of the struct passed.
     let ret = unsafe { libc::ioctl(file.as_raw_fd(), FS_IOC_FIEMAP, &mut request as *mut Fiemap) };
     if ret < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok((request.mapped_extents > 0).then_some(request.extents[0].physical))
+    Ok((request.mapped_extents > 0).then_some((request.extents[0].physical, request.extents[0].flags)))
 }
 
 /// The key that sorts files by where they lie: the first extent where the filesystem says

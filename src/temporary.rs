@@ -86,13 +86,9 @@ pub fn parse_temp_name(name: &[u8]) -> Option<(Writer, &[u8])> {
     (!base.is_empty()).then_some((Writer { pid, start }, base))
 }
 
-/// True for a temporary whose writer is gone: this process (which has made none before its
-/// sweep) or a writer that no longer runs.
+/// True for a temporary whose writer is gone (no process with its pid and start time runs).
 pub fn is_stale_temp(name: &[u8]) -> bool {
-    match parse_temp_name(name) {
-        Some((writer, _)) => writer == Writer::me() || !writer.is_running(),
-        None => false,
-    }
+    parse_temp_name(name).is_some_and(|(writer, _)| !writer.is_running())
 }
 
 /// Removes the stale temporaries for `base` in the directory `dir` (an output file's
@@ -150,7 +146,7 @@ mod tests {
         // pid 1 runs, but not the process that started at another time.
         assert!(is_stale_temp(format!(".mcopy.tmp.1-{}.0.x", init.start + 1).as_bytes()));
         let me = Writer::me();
-        assert!(is_stale_temp(format!(".mcopy.tmp.{}-{}.0.x", me.pid, me.start).as_bytes()));
+        assert!(!is_stale_temp(format!(".mcopy.tmp.{}-{}.0.x", me.pid, me.start).as_bytes()));
         assert!(!is_stale_temp(b".mcopy.tmp.mine"));
     }
 }

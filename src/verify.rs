@@ -6,7 +6,7 @@ use std::io::{self, BufRead, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::disk_read::hash_from_disk;
+use crate::disk_read::{Method, hash_from_disk};
 use crate::error::{Error, display_bytes};
 use crate::hash::{Algo, Blake3Threads};
 use crate::manifest::{Entry, manifest_lines, parse_line, write_status};
@@ -56,7 +56,13 @@ enum Outcome {
 }
 
 enum Verdict {
-    Ok,
+    /// The bytes, read from the device (or from memory, where no device lies behind DST:
+    /// `in_memory`), match.
+    Ok {
+        in_memory: bool,
+    },
+    /// The bytes match, but came from the page cache: nothing reached the device (why).
+    Unverified(&'static str),
     Failed,
     Missing,
     Unreadable(Error),
@@ -74,12 +80,16 @@ pub struct Summary {
     pub extra: u64,
     /// Missing files not counted, with `--ignore-missing`.
     pub ignored: u64,
+    /// Matched, but read from the page cache: not vouched for.
+    pub unverified: u64,
+    /// OK, read from memory where no device lies behind DST (tmpfs).
+    pub in_memory: u64,
 }
 
 impl Summary {
     pub fn status(&self) -> Status {
         let mut status = Status::Ok;
-        if self.failed + self.missing + self.unreadable + self.extra > 0 {
+        if self.failed + self.missing + self.unreadable + self.extra + self.unverified > 0 {
             status.raise(Status::Failed);
         }
         if self.malformed + self.unsafe_names > 0 {
@@ -144,9 +154,23 @@ impl Verify<'_> {
                         seen.insert(fingerprint(&name));
                     }
                     let word = match verdict {
-                        Verdict::Ok => {
+                        Verdict::Ok { in_memory } => {
                             summary.ok += 1;
+                            summary.in_memory += u64::from(in_memory);
                             (!self.quiet).then_some("OK")
+                        }
+                        Verdict::Unverified(why) => {
+                            summary.unverified += 1;
+                            if print {
+                                writeln!(
+                                    err,
+                                    "mcheck: {}: read from the page cache, not the device ({why})",
+                                    display_bytes(
+                                        self.dst.join(OsStr::from_bytes(&name)).as_os_str().as_bytes()
+                                    )
+                                )?;
+                            }
+                            Some("UNVERIFIED")
                         }
                         Verdict::Failed => {
                             summary.failed += 1;
@@ -250,7 +274,11 @@ impl Verify<'_> {
         });
         self.progress.finish_file();
         let verdict = match result {
-            Ok((hex, _)) if hex == entry.hex => Verdict::Ok,
+            Ok((hex, method)) if hex == entry.hex => match method {
+                Method::Cached(why) => Verdict::Unverified(why),
+                Method::Memory => Verdict::Ok { in_memory: true },
+                Method::Direct | Method::Dropped => Verdict::Ok { in_memory: false },
+            },
             Ok(_) => Verdict::Failed,
             Err(Error::Io { source, .. })
                 if matches!(source.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) =>
@@ -344,6 +372,12 @@ pub fn summary_line(s: &Summary) -> String {
     }
     if s.extra > 0 {
         line += &format!(", {} EXTRA", s.extra);
+    }
+    if s.unverified > 0 {
+        line += &format!(", {} UNVERIFIED (read from the page cache, not the device)", s.unverified);
+    }
+    if s.in_memory > 0 {
+        line += &format!("; {} read from memory: no device lies behind them (tmpfs)", s.in_memory);
     }
     line
 }

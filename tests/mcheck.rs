@@ -472,3 +472,113 @@ fn a_symlink_in_dst_leading_outside_is_never_ok() {
     let out = mcheck(&env, &["-q", "dst"], &m);
     assert_eq!(out.stdout_str(), "b: FAILED open or read\n");
 }
+
+/// Writes `marked` files on `mount`, hashes them, and changes every copy of each marker in the
+/// image behind the mounted filesystem's back (the home block and any journal copy).
+fn corrupt_behind_the_cache(
+    env: &Env,
+    mount: &Mount,
+    image: &std::path::Path,
+    files: &[(&str, Vec<u8>)],
+) -> Vec<u8> {
+    for (name, data) in files {
+        std::fs::write(mount.dir.join(name), data).unwrap();
+    }
+    let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
+    let m = run(env.tool("mhash").current_dir(&mount.dir).args(&names), "").stdout;
+    assert!(Command::new("sync").status().unwrap().success());
+    let mut img = std::fs::read(image).unwrap();
+    for (name, _) in files {
+        let marker = format!("marker of {name}");
+        let mut found = 0;
+        let mut at = 0;
+        while let Some(i) = img[at..].windows(marker.len()).position(|w| w == marker.as_bytes()) {
+            img[at + i + 3] ^= 0xff;
+            at += i + marker.len();
+            found += 1;
+        }
+        assert!(found > 0, "{marker} is on the disk");
+    }
+    std::fs::write(image, &img).unwrap();
+    m
+}
+
+fn marked(name: &str, len: usize) -> Vec<u8> {
+    let mut data = bytes(len as u64, len);
+    let marker = format!("marker of {name}");
+    data[len / 2..len / 2 + marker.len()].copy_from_slice(marker.as_bytes());
+    data
+}
+
+/// On ext4 mounted `data=journal`, `O_DIRECT` is accepted and served from the page cache: a
+/// block corrupted on the device right after the copy was once reported OK.
+#[test]
+fn data_journal_where_o_direct_is_served_from_the_cache_still_reads_the_device() {
+    if !can_mount() {
+        return;
+    }
+    let env = Env::new();
+    let image = env.path("disk.img");
+    let mount = Mount::ext4_with(&image, 32, env.path("mnt"), &[], "loop,data=journal");
+    let m = corrupt_behind_the_cache(
+        &env,
+        &mount,
+        &image,
+        &[("data.fq", marked("data.fq", 1 << 20)), ("small.fq", marked("small.fq", 9000))],
+    );
+    if let Some(mut b3sum) = env.peer("b3sum", "mnt") {
+        let cached = run(b3sum.args(["--check", "-"]), &m);
+        assert_eq!(cached.stdout_str(), "data.fq: OK\nsmall.fq: OK\n", "the cache still holds the old bytes");
+    }
+    let out = run(env.tool("mcheck").arg(&mount.dir), &m);
+    assert_eq!(out.stdout_str(), "data.fq: FAILED\nsmall.fq: FAILED\n", "{}", out.stderr);
+    assert_eq!(out.status, 1);
+}
+
+/// A small file stored inline in its ext4 inode lives in the filesystem's memory, where no
+/// read reaches the device: it was once reported OK; it is now named UNVERIFIED.
+#[test]
+fn inline_data_that_no_read_can_reach_on_the_device_is_unverified_never_ok() {
+    if !can_mount() {
+        return;
+    }
+    let env = Env::new();
+    let image = env.path("disk.img");
+    let mount = Mount::ext4_with(&image, 32, env.path("mnt"), &["-O", "inline_data"], "loop");
+    let tiny = b"marker of tiny.txt: a sample sheet line".to_vec();
+    let m = corrupt_behind_the_cache(
+        &env,
+        &mount,
+        &image,
+        &[("tiny.txt", tiny), ("data.fq", marked("data.fq", 200_000))],
+    );
+    let out = run(env.tool("mcheck").arg(&mount.dir), &m);
+    assert_eq!(out.status, 1);
+    assert_eq!(out.stdout_str(), "tiny.txt: UNVERIFIED\ndata.fq: FAILED\n");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "mcheck: {}/tiny.txt: read from the page cache, not the device (inline data, kept in the inode by the filesystem)\n\
+             mcheck: 2 checked: 0 OK, 1 FAILED, 0 MISSING, 0 unreadable, 1 UNVERIFIED (read from the page cache, not the device)\n",
+            mount.dir.display()
+        )
+    );
+}
+
+/// Where no device lies behind DST (tmpfs), the summary says the bytes came from memory.
+#[test]
+fn on_tmpfs_the_summary_says_no_device_was_read() {
+    if !can_mount() {
+        return;
+    }
+    let env = Env::new();
+    let mount = Mount::tmpfs(env.path("mem"), "8m");
+    std::fs::write(mount.dir.join("a"), "a").unwrap();
+    let m = run(env.tool("mhash").current_dir(&mount.dir).arg("a"), "").stdout;
+    let out = run(env.tool("mcheck").arg(&mount.dir), &m);
+    assert_eq!((out.status, out.stdout_str()), (0, "a: OK\n"));
+    assert_eq!(
+        out.stderr,
+        "mcheck: 1 checked: 1 OK, 0 FAILED, 0 MISSING, 0 unreadable; 1 read from memory: no device lies behind them (tmpfs)\n"
+    );
+}

@@ -234,12 +234,18 @@ impl Mount {
     /// A fresh ext4 filesystem (4 KiB blocks) in the image file `image` of `mib` MiB,
     /// loop-mounted at `dir`.
     pub fn ext4(image: &Path, mib: u64, dir: PathBuf) -> Mount {
+        Mount::ext4_with(image, mib, dir, &[], "loop")
+    }
+
+    /// [`Mount::ext4`] with extra `mkfs.ext4` arguments (`-O inline_data`) and mount options
+    /// (`loop,data=journal`).
+    pub fn ext4_with(image: &Path, mib: u64, dir: PathBuf, mkfs: &[&str], options: &str) -> Mount {
         fs::File::create(image).unwrap().set_len(mib << 20).unwrap();
-        let mkfs = Command::new("mkfs.ext4").args(["-q", "-F", "-b", "4096"]).arg(image).status();
-        assert!(mkfs.unwrap().success(), "mkfs.ext4");
+        let made = Command::new("mkfs.ext4").args(["-q", "-F", "-b", "4096"]).args(mkfs).arg(image).status();
+        assert!(made.unwrap().success(), "mkfs.ext4 {mkfs:?}");
         fs::create_dir_all(&dir).unwrap();
-        let ok = Command::new("mount").args(["-o", "loop"]).arg(image).arg(&dir).status();
-        assert!(ok.unwrap().success(), "mount -o loop");
+        let ok = Command::new("mount").args(["-o", options]).arg(image).arg(&dir).status();
+        assert!(ok.unwrap().success(), "mount -o {options}");
         Mount { dir }
     }
 }
