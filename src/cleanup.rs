@@ -50,8 +50,9 @@ impl Drop for Registered {
 }
 
 /// Blocks SIGINT and SIGTERM in this thread (and so in every thread spawned after) and starts
-/// the thread that handles them. Call before spawning any other thread.
-pub fn handle_signals(tool: &'static str) {
+/// the thread that handles them; `hint` ends its message (what a rerun does). Call before
+/// spawning any other thread.
+pub fn handle_signals(tool: &'static str, hint: &'static str) {
     // SAFETY: sigset operations on a local set; pthread_sigmask on the calling thread.
     let set = unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -75,7 +76,7 @@ pub fn handle_signals(tool: &'static str) {
             }
         }
         let what = if signal == libc::SIGINT { "interrupted" } else { "terminated" };
-        eprintln!("{tool}: {what}; removed {removed} temporary file(s); a rerun continues the copy");
+        eprintln!("{tool}: {what}; removed {removed} temporary file(s){hint}");
         std::process::exit(128 + signal);
     });
 }

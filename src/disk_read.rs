@@ -106,7 +106,7 @@ pub fn hash_from_disk(
     // The route is decided on the first descriptor: `O_DIRECT` when the open accepts it.
     let mut known = None;
     match open_regular_with(path, libc::O_DIRECT) {
-        Ok((file, meta)) => match route(&file, meta.len(), true) {
+        Ok((file, meta)) => match route(&file, &meta, true) {
             Route::Direct => match hash_open(&file, meta.len(), algo, threads, progress) {
                 Ok(hex) => return Ok((hex, Method::Direct)),
                 // Some filesystems accept O_DIRECT at open and refuse the read.
@@ -119,7 +119,7 @@ pub fn hash_from_disk(
         Err(e) => return Err(e),
     }
     let (file, meta) = open_regular_with(path, 0)?;
-    let method = match known.unwrap_or_else(|| route(&file, meta.len(), false)) {
+    let method = match known.unwrap_or_else(|| route(&file, &meta, false)) {
         Route::Memory => Method::Memory,
         Route::Cached(why) => Method::Cached(why),
         Route::Direct | Route::Drop => match page_cache::drop_and_check(&file, 0, meta.len()) {
@@ -133,8 +133,8 @@ pub fn hash_from_disk(
 
 /// Where `O_DIRECT` (opened with it or not: `direct`) would not reach the device, the route
 /// that does, or why none does.
-fn route(file: &File, size: u64, direct: bool) -> Route {
-    let fs = filesystem_of(file);
+fn route(file: &File, meta: &std::fs::Metadata, direct: bool) -> Route {
+    let fs = filesystem_of(file, meta.dev());
     if fs.memory {
         return Route::Memory;
     }
@@ -145,7 +145,7 @@ fn route(file: &File, size: u64, direct: bool) -> Route {
     // extents). The filesystem keeps that metadata in memory, out of reach of `O_DIRECT` and
     // of dropping pages (on ext4 even `drop_caches` leaves it): no read here reaches the
     // device, so none is passed off as one.
-    if size <= INLINE_MAX
+    if meta.len() <= INLINE_MAX
         && let Ok(Some((_, flags))) = physical::first_extent_flags(file)
         && flags & physical::FIEMAP_EXTENT_DATA_INLINE != 0
     {
@@ -186,11 +186,9 @@ struct Filesystem {
     data_journal: bool,
 }
 
-/// The facts of the filesystem holding `file`, looked up once per device.
-fn filesystem_of(file: &File) -> Filesystem {
+/// The facts of the filesystem holding `file` (on device `dev`), looked up once per device.
+fn filesystem_of(file: &File, dev: u64) -> Filesystem {
     static KNOWN: Mutex<Option<HashMap<u64, Filesystem>>> = Mutex::new(None);
-    let Ok(meta) = file.metadata() else { return Filesystem::default() };
-    let dev = meta.dev();
     if let Some(fs) = KNOWN.lock().expect("not poisoned").as_ref().and_then(|k| k.get(&dev)) {
         return *fs;
     }
@@ -225,7 +223,7 @@ fn super_options(dev: u64) -> Option<String> {
 
 /// True on tmpfs and ramfs, where memory is the only copy.
 pub fn is_memory_filesystem(file: &File) -> bool {
-    filesystem_of(file).memory
+    file.metadata().is_ok_and(|m| filesystem_of(file, m.dev()).memory)
 }
 
 /// Reads into `buf` at `offset` until it is full or the file ends.

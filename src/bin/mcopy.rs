@@ -82,7 +82,7 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    handle_signals("mcopy");
+    handle_signals("mcopy", "; a rerun continues the copy");
     let cli = Cli::parse();
     let (src, dst) = match cli.paths.as_slice() {
         [dst] => (None, dst.clone()),

@@ -59,8 +59,12 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    handle_signals("mhash");
     let cli = Cli::parse();
+    // Only an --output file leaves a temporary to remove; without one, a signal ends mhash as
+    // it ends any filter.
+    if cli.output.as_ref().is_some_and(|p| p.as_os_str() != "-") {
+        handle_signals("mhash", "; the manifest was not written");
+    }
     let mut output = match cli.output.as_deref().filter(|p| p.as_os_str() != "-") {
         Some(path) => match OutputFile::create(path) {
             Ok(f) => Some(f),
