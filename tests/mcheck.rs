@@ -393,25 +393,8 @@ fn a_broken_pipe_stops_mcheck_with_status_2() {
     }
     let m = manifest(&env, &[]);
     std::fs::write(env.path("M"), &m).unwrap();
-    let mut child = env
-        .tool("mcheck")
-        .args(["dst", "M"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = [0u8; 4];
-    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
-    drop(child.stdout.take());
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(&first, b"0000");
-    assert_eq!(status.code(), Some(2), "{stderr}");
-    assert_eq!(
-        stderr,
-        "mcheck: standard output was closed (broken pipe): stopped before the end, not finished\n"
-    );
+    let (first, status, stderr) = common::close_stdout_after(env.tool("mcheck").args(["dst", "M"]), 4);
+    assert_eq!((first, status, stderr), (b"0000".to_vec(), Some(2), common::unfinished("mcheck")));
 }
 
 /// Tape and block-sized writers pad a gzip file with zeros; zcat accepts them, and so does

@@ -429,26 +429,9 @@ fn dry_run_output_to_a_closed_pipe_is_an_unfinished_plan_status_2() {
     for i in 0..3000 {
         env.write(format!("src/{i:05}-some-name"), "");
     }
-    let mut child = env
-        .tool("mcopy")
-        .args(["-n", "src", "dst"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = [0u8; 11];
-    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
-    drop(child.stdout.take());
-    let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    assert_eq!(
-        (child.wait().unwrap().code(), stderr.as_str(), &first),
-        (
-            Some(2),
-            "mcopy: standard output was closed (broken pipe): stopped before the end, not finished\n",
-            b"would copy "
-        )
-    );
+    let (first, status, stderr) =
+        common::close_stdout_after(env.tool("mcopy").args(["-n", "src", "dst"]), 11);
+    assert_eq!((status, stderr, first), (Some(2), common::unfinished("mcopy"), b"would copy ".to_vec()));
 }
 
 #[test]
@@ -568,24 +551,9 @@ fn a_broken_pipe_stops_mcopy_with_status_2() {
     for i in 0..2000 {
         env.write(format!("src/{i:04}-{long}"), "x");
     }
-    let mut child = env
-        .tool("mcopy")
-        .args(["--hash-out", "-", "src", "dst"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = [0u8; 64];
-    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
-    drop(child.stdout.take());
-    let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(2), "{stderr}");
-    assert_eq!(
-        stderr,
-        "mcopy: standard output was closed (broken pipe): stopped before the end, not finished\n"
-    );
+    let (_, status, stderr) =
+        common::close_stdout_after(env.tool("mcopy").args(["--hash-out", "-", "src", "dst"]), 64);
+    assert_eq!((status, stderr), (Some(2), common::unfinished("mcopy")));
 }
 
 /// `mcopy D/src D` once overwrote the source file `D/src/z` with `D/src/src/z` and exited 0.

@@ -3,8 +3,6 @@
 mod common;
 
 use common::{Env, bytes, records, run};
-use std::io::Read;
-use std::process::Stdio;
 
 /// Names every tool must survive; all valid UTF-8, so b3sum writes them as we do.
 const UTF8_NAMES: &[&str] =
@@ -262,19 +260,9 @@ fn broken_pipe_ends_quietly_with_status_0() {
         list.push(b'\n');
     }
     std::fs::write(env.path("list"), &list).unwrap();
-    let mut child = env
-        .tool("mhash")
-        .stdin(std::fs::File::open(env.path("list")).unwrap())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = [0u8; 64];
-    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
-    drop(child.stdout.take());
-    let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    assert_eq!((child.wait().unwrap().code(), stderr.as_str()), (Some(0), ""));
+    let stdin = std::fs::File::open(env.path("list")).unwrap();
+    let (_, status, stderr) = common::close_stdout_after(env.tool("mhash").stdin(stdin), 64);
+    assert_eq!((status, stderr.as_str()), (Some(0), ""));
 }
 
 #[test]

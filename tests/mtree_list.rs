@@ -3,8 +3,6 @@
 mod common;
 
 use common::{Env, is_root, records, run};
-use std::io::Read;
-use std::process::Stdio;
 
 fn tree() -> Env {
     let env = Env::new();
@@ -185,16 +183,9 @@ fn broken_pipe_ends_quietly_with_status_0() {
     for i in 0..3000 {
         env.write(format!("src/{i:05}-a-rather-long-file-name-to-fill-the-pipe-buffer"), "");
     }
-    let mut child =
-        env.tool("mtree-list").arg("src").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut first = [0u8; 10];
-    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
-    drop(child.stdout.take());
-    let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(&first, b"src/./0000");
-    assert_eq!((status.code(), stderr.as_str()), (Some(0), ""));
+    let (first, status, stderr) = common::close_stdout_after(env.tool("mtree-list").arg("src"), 10);
+    assert_eq!(first, b"src/./0000");
+    assert_eq!((status, stderr.as_str()), (Some(0), ""));
 }
 
 #[test]

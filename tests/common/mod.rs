@@ -374,3 +374,20 @@ pub fn live_temp_name(base: &str) -> String {
     let start = after.split_whitespace().nth(19).unwrap();
     format!(".mcopy.tmp.{}-{start}.0.{base}", std::process::id())
 }
+
+/// Runs `cmd`, reads the first `n` bytes of its stdout, then closes the pipe, as `| head -c N`
+/// does; returns those bytes, the exit status and stderr.
+pub fn close_stdout_after(cmd: &mut Command, n: usize) -> (Vec<u8>, Option<i32>, String) {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut first = vec![0u8; n];
+    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    (first, child.wait().unwrap().code(), stderr)
+}
+
+/// What mcheck and mcopy say when a closed stdout stops them.
+pub fn unfinished(tool: &str) -> String {
+    format!("{tool}: standard output was closed (broken pipe): stopped before the end, not finished\n")
+}
