@@ -144,10 +144,8 @@ impl Mirror<'_> {
                             totals.copied_bytes += bytes;
                             writeln!(out, "would copy {} ({})", display_bytes(name), HumanBytes(bytes))?;
                         }
-                        Done::WouldSkip => {
-                            totals.skipped += 1;
-                            writeln!(out, "would skip {} (up to date)", display_bytes(name))?;
-                        }
+                        // A plan lists what would change; the summary counts the rest.
+                        Done::WouldSkip => totals.skipped += 1,
                     }
                 }
                 Outcome::File(_, Err(Failure::Error(e))) => {

@@ -127,12 +127,24 @@ pub struct Walk {
 
 /// `ROOT/.`: the root with trailing slashes dropped (`/` stays), then the marker.
 fn marked_root(root: &Path) -> PathBuf {
+    // Only the marker may be a `.` component: `src/.`, `src/./d` and `a//b` are spelled
+    // `src`, `src/d` and `a/b` first (a leading `./` stays), so the first `/./` of a record
+    // is always the one that starts its name.
     let bytes = root.as_os_str().as_bytes();
-    let mut end = bytes.len();
-    while end > 1 && bytes[end - 1] == b'/' {
-        end -= 1;
+    let mut clean: Vec<u8> = if bytes.starts_with(b"/") { b"/".to_vec() } else { Vec::new() };
+    for (i, component) in bytes.split(|&b| b == b'/').filter(|c| !c.is_empty()).enumerate() {
+        if component == b"." && !(i == 0 && clean.is_empty()) {
+            continue;
+        }
+        if !clean.is_empty() && !clean.ends_with(b"/") {
+            clean.push(b'/');
+        }
+        clean.extend_from_slice(component);
     }
-    Path::new(OsStr::from_bytes(&bytes[..end])).join(".")
+    if clean.is_empty() {
+        clean.push(b'.');
+    }
+    Path::new(OsStr::from_bytes(&clean)).join(".")
 }
 
 impl Walk {
@@ -323,6 +335,24 @@ impl Iterator for Walk {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_marker_is_the_only_dot_component_of_a_root() {
+        for (root, marked) in [
+            ("src", "src/."),
+            ("src/", "src/."),
+            ("src/.", "src/."),
+            ("src/./d", "src/d/."),
+            ("a//b/", "a/b/."),
+            ("./src", "./src/."),
+            (".", "./."),
+            ("./", "./."),
+            ("/", "/."),
+            ("/./x", "/x/."),
+        ] {
+            assert_eq!(marked_root(Path::new(root)), Path::new(marked), "{root}");
+        }
+    }
 
     #[test]
     fn root_marker_keeps_a_lone_slash() {

@@ -104,9 +104,11 @@ fn manifest_streams_out_gzipped_and_back_in() {
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert!(out.stderr.contains("verify: dst against stdin"), "{}", out.stderr);
     let gz = Command::new("zcat").arg(env.path("m.gz")).output().unwrap().stdout;
-    // Streamed to stdout, the manifest names everything in SRC, the earlier BLAKE3SUMS too.
-    let list = run(env.tool("mtree-list").args(["-0", "src"]), "");
+    // Streamed to stdout, the manifest names the data, never the earlier BLAKE3SUMS: once it
+    // did, and the README's verify-from-gz example reported `BLAKE3SUMS: FAILED`.
+    let list = run(env.tool("mtree-list").args(["-0", "--exclude", "/BLAKE3SUMS", "src"]), "");
     assert_eq!(sorted_lines(&gz), sorted_lines(&run(env.tool("mhash").arg("-0"), &list.stdout).stdout));
+    assert!(!String::from_utf8_lossy(&gz).contains("BLAKE3SUMS"));
 }
 
 #[test]
@@ -370,4 +372,150 @@ fn sigterm_during_make_manifest_stops_within_2_seconds_and_leaves_no_temporary()
     assert_eq!(common::temporaries_in(env.root()), Vec::<String>::new());
     assert!(!env.path("M").exists() && !env.path("dst").exists());
     drop(src);
+}
+
+/// The seed's own `run-mirror --step copy --dry-run SRC DST` once failed without a manifest.
+#[test]
+fn copy_works_without_a_manifest_and_its_dry_run_lists_only_what_would_change() {
+    let env = tree();
+    let out = mirror(&env, &["--step", "copy", "--dry-run", "src", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("no manifest: a plain copy"), "{}", out.stderr);
+    assert!(!env.path("dst").exists());
+    assert_eq!(mirror(&env, &["--step", "copy", "src", "dst"]).status, 0);
+    same_files(&env, "src", "dst");
+    env.write("src/new", "new");
+    let out = mirror(&env, &["--step", "copy", "--dry-run", "src", "dst"]);
+    assert_eq!(
+        out.stdout_str(),
+        "would copy new (3 B)\ndry run: would copy 1 file(s) (3 B), skip 5 up to date; nothing was changed\n"
+    );
+}
+
+/// After a BLAKE3 run and a SHA-256 run each manifest once listed the other, and a copy
+/// after a completed run exited 1 ("BLAKE3SUMS: not named in the manifest").
+#[test]
+fn own_manifests_of_every_algorithm_are_never_data() {
+    let env = tree();
+    assert_eq!(mirror(&env, &["src", "dst"]).status, 0);
+    let out = mirror(&env, &["--algo", "sha256", "src", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    for m in ["src/BLAKE3SUMS", "src/SHA256SUMS", "dst/BLAKE3SUMS", "dst/SHA256SUMS"] {
+        let text = fs::read_to_string(env.path(m)).unwrap();
+        assert!(!text.contains("SUMS"), "{m} lists a manifest: {text}");
+    }
+    assert_eq!(manifest_at(&env, "src/BLAKE3SUMS"), mhash_manifest(&env, "src", &[]));
+    assert_eq!(manifest_at(&env, "src/SHA256SUMS"), mhash_manifest(&env, "src", &["--algo", "sha256"]));
+    let out = mirror(&env, &["--step", "copy", "src", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    if let Some(mut sha256sum) = env.peer("sha256sum", "dst") {
+        assert!(sha256sum.args(["-c", "--quiet", "SHA256SUMS"]).status().unwrap().success());
+    }
+}
+
+/// Step by step after SRC changed, copy and verify once used DST's stale manifest: verify
+/// exited 0 with DST still old and a new file missing.
+#[test]
+fn a_stale_manifest_never_hides_a_newer_one() {
+    let env = tree();
+    assert_eq!(mirror(&env, &["src", "dst"]).status, 0);
+    env.write("src/run42/lane3.fastq.gz", bytes(3, 1000));
+    fs::write(env.path("src/with space/é"), "changed").unwrap();
+    assert_eq!(mirror(&env, &["--step", "make-manifest", "src"]).status, 0);
+    // Verify before the copy: DST is old, and SRC's newer manifest says so.
+    let out = mirror(&env, &["--step", "verify", "src", "dst"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("verify: dst against src/BLAKE3SUMS"), "{}", out.stderr);
+    assert_eq!(mirror(&env, &["--step", "copy", "src", "dst"]).status, 0);
+    let out = mirror(&env, &["--step", "verify", "src", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("mcheck: 6 checked: 6 OK"), "{}", out.stderr);
+    same_files(&env, "src", "dst");
+}
+
+/// Verify once needed SRC although the manifest is in DST (the drive is gone by then).
+#[test]
+fn verify_needs_only_dst() {
+    let env = tree();
+    assert_eq!(mirror(&env, &["src", "dst"]).status, 0);
+    fs::rename(env.path("src"), env.path("gone")).unwrap();
+    let out = mirror(&env, &["--step", "verify", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("verify: dst against dst/BLAKE3SUMS"), "{}", out.stderr);
+    let m = fs::read(env.path("dst/BLAKE3SUMS")).unwrap();
+    let out = run(env.tool("run-mirror").args(["--step", "verify", "--manifest", "-", "dst"]), &m);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    fs::remove_file(env.path("dst/BLAKE3SUMS")).unwrap();
+    let out = mirror(&env, &["--step", "verify", "dst"]);
+    assert_eq!(out.status, 2);
+    assert!(out.stderr.contains("no manifest in dst"), "{}", out.stderr);
+}
+
+/// `--exclude`, `--checksum`, `--extra`, `--quiet`, `--progress` and `-V` were refused.
+#[test]
+fn pass_through_flags_reach_the_tools() {
+    let env = tree();
+    env.write("src/scratch.tmp", "scratch");
+    let out = mirror(&env, &["--exclude", "*.tmp", "-q", "--no-progress", "src", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("run-mirror:"), "--quiet: {}", out.stderr);
+    assert!(!env.path("dst/scratch.tmp").exists());
+    assert!(!fs::read_to_string(env.path("src/BLAKE3SUMS")).unwrap().contains("scratch"));
+    // Same size and mtime, other bytes: only --checksum repairs it.
+    let lane = env.path("dst/run42/lane1.fastq.gz");
+    let mtime = fs::metadata(&lane).unwrap().modified().unwrap();
+    fs::write(&lane, bytes(9, 300_000)).unwrap();
+    fs::File::options().write(true).open(&lane).unwrap().set_modified(mtime).unwrap();
+    assert_eq!(mirror(&env, &["--step", "copy", "--exclude", "*.tmp", "src", "dst"]).status, 0);
+    assert_eq!(mirror(&env, &["--step", "verify", "src", "dst"]).status, 1);
+    assert_eq!(mirror(&env, &["--step", "copy", "--checksum", "--exclude", "*.tmp", "src", "dst"]).status, 0);
+    assert_eq!(mirror(&env, &["--step", "verify", "src", "dst"]).status, 0);
+    env.write("dst/stray", "not in the manifest");
+    let out = mirror(&env, &["--step", "verify", "--extra", "--progress", "src", "dst"]);
+    assert_eq!((out.status, out.stdout_str()), (1, "stray: EXTRA\n"), "{}", out.stderr);
+    for flag in ["-V", "--version"] {
+        assert_eq!(mirror(&env, &[flag]).stdout_str(), "run-mirror 0.1.0\n");
+    }
+    let help = mirror(&env, &["--help"]).stdout_str().to_string();
+    for flag in ["-j, --jobs", "-n, --dry-run", "--exclude", "--checksum", "--extra", "--quiet", "--progress"]
+    {
+        assert!(help.contains(flag), "{flag} not in --help");
+    }
+}
+
+/// SRC starting with `-`, written `src/.` or with `/./` inside, and `--manifest` in a
+/// subdirectory of SRC once failed ("unsafe name", or a manifest that listed its own
+/// temporary); a read-only `--manifest` gave a raw shell error and status 1.
+#[test]
+fn awkward_paths_work_and_a_read_only_manifest_is_a_clear_error() {
+    for src in ["-src", "src/.", "./top/./src", "src/"] {
+        let env = Env::new();
+        let dir = src
+            .trim_start_matches("./")
+            .replace("/./", "/")
+            .trim_end_matches("/.")
+            .trim_end_matches('/')
+            .to_string();
+        env.write(format!("{dir}/a/f"), "f");
+        env.write(format!("{dir}/g"), "g");
+        let out = run(env.tool("run-mirror").args(["--", src, "dst"]), "");
+        assert_eq!(out.status, 0, "{src}: {}", out.stderr);
+        assert_eq!(fs::read(env.path("dst/a/f")).unwrap(), b"f", "{src}");
+        let m = fs::read_to_string(env.path("dst/BLAKE3SUMS")).unwrap();
+        assert_eq!(m.lines().count(), 2, "{src}: {m}");
+    }
+    let env = tree();
+    env.mkdir("src/meta");
+    let out = mirror(&env, &["--manifest", "src/meta/run.b3", "src", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let m = fs::read_to_string(env.path("src/meta/run.b3")).unwrap();
+    assert!(!m.contains("run.b3") && !m.contains(".mcopy.tmp."), "{m}");
+    assert_eq!(fs::read_to_string(env.path("dst/meta/run.b3")).unwrap(), m, "the manifest comes along");
+    if can_mount() {
+        let _ro = common::Mount::read_only(env.path("ro"));
+        let out = mirror(&env, &["--manifest", "ro/M", "src", "dst2"]);
+        assert_eq!(out.status, 2, "{}", out.stderr);
+        assert!(out.stderr.contains("mhash: ro/M: Read-only file system"), "{}", out.stderr);
+        assert!(!env.path("dst2").exists(), "nothing copied without a manifest");
+    }
 }
