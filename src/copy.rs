@@ -25,6 +25,9 @@ use crate::temporary::{parse_temp_name, temp_name};
 pub struct CopyOptions<'a> {
     /// Hash what is read (for `--hash-out` or `--expect`) with this algorithm.
     pub hash: Option<Algo>,
+    /// Also hash a file skipped as up to date, from the source (`--hash-out` lists every
+    /// file); `--expect` alone does not read it: nothing is installed, so a rerun stays cheap.
+    pub hash_skipped: bool,
     pub threads: Blake3Threads,
     /// Decide "up to date" by content, not size and mtime.
     pub checksum: bool,
@@ -135,6 +138,7 @@ pub fn copy_record(dest: &Destination, record: &[u8], opts: &CopyOptions) -> Res
             return Ok(Copied { done: Done::WouldSkip, hex });
         }
         if hex.is_none()
+            && opts.hash_skipped
             && let Some(algo) = opts.hash
         {
             // `--hash-out` covers a skipped file too: hashed from the source, not written.

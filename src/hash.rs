@@ -129,17 +129,19 @@ pub enum Fetch {
     Sequential,
 }
 
-/// Hashes the regular file at `path` (refusing FIFOs and devices without opening them).
+/// Hashes the regular file at `path` (refusing FIFOs and devices without opening them);
+/// returns the digest and the file's stat as it was opened.
 pub fn hash_path(
     path: &Path,
     algo: Algo,
     threads: &Blake3Threads,
     fetch: Fetch,
     progress: &dyn Fn(u64),
-) -> Result<String, Error> {
+) -> Result<(String, std::fs::Metadata), Error> {
     let (mut file, meta) = open_regular(path)?;
     let size = if fetch == Fetch::Sequential { 0 } else { meta.len() };
-    hash_file(&mut file, size, algo, threads, progress).map_err(|e| Error::io(path, e))
+    let hex = hash_file(&mut file, size, algo, threads, progress).map_err(|e| Error::io(path, e))?;
+    Ok((hex, meta))
 }
 
 /// Files at least this large are mapped rather than read: no copy out of the page cache.

@@ -27,6 +27,7 @@ pub mod output_file;
 pub mod page_cache;
 pub mod physical;
 pub mod progress;
+pub mod record;
 pub mod records;
 pub mod source;
 pub mod status;

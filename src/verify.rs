@@ -300,7 +300,13 @@ impl Verify<'_> {
         out: &mut impl Write,
         err: &mut impl Write,
     ) -> io::Result<u64> {
-        let manifest_id = self.manifest_file.as_deref().and_then(file_id);
+        // The manifest and its record, where they lie under DST, are not extra files.
+        let own: Vec<_> = self
+            .manifest_file
+            .iter()
+            .flat_map(|m| [file_id(m), file_id(&crate::record::record_path(m))])
+            .flatten()
+            .collect();
         let mut extra = 0;
         for event in Walk::new(&self.dst, WalkOptions::default()) {
             let path = match event {
@@ -312,7 +318,9 @@ impl Verify<'_> {
                 _ => continue,
             };
             let name = name_of(path.as_os_str().as_bytes());
-            if seen.contains(&fingerprint(name)) || (manifest_id.is_some() && file_id(&path) == manifest_id) {
+            if seen.contains(&fingerprint(name))
+                || (!own.is_empty() && file_id(&path).is_some_and(|id| own.contains(&id)))
+            {
                 continue;
             }
             extra += 1;

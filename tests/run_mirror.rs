@@ -27,7 +27,7 @@ fn mirror(env: &Env, args: &[&str]) -> common::Output {
 /// disk (as many virtual disks say they are) in physical order, so only the set is fixed.
 fn mhash_manifest(env: &Env, dir: &str, args: &[&str]) -> Vec<String> {
     let list = run(
-        env.tool("mtree-list").args(["-0", "--exclude", "/BLAKE3SUMS", "--exclude", "/SHA256SUMS", dir]),
+        env.tool("mtree-list").args(["-0", "--exclude", "/*SUMS", "--exclude", "/*SUMS.record", dir]),
         "",
     );
     sorted_lines(&run(env.tool("mhash").arg("-0").args(args), &list.stdout).stdout)
@@ -63,6 +63,7 @@ fn all_makes_the_manifest_copies_and_verifies() {
     assert_eq!(
         out.stderr,
         "run-mirror: make-manifest: hashing src (blake3) into src/BLAKE3SUMS\n\
+         mhash: src/BLAKE3SUMS: 5 new, 0 unchanged (not read), 0 read again, 0 updated, 0 removed\n\
          run-mirror: copy: src -> dst, checking every file against src/BLAKE3SUMS\n\
          run-mirror: verify: dst against src/BLAKE3SUMS, from the disk\n\
          mcheck: 5 checked: 5 OK, 0 FAILED, 0 MISSING, 0 unreadable\n"
@@ -106,7 +107,7 @@ fn manifest_streams_out_gzipped_and_back_in() {
     let gz = Command::new("zcat").arg(env.path("m.gz")).output().unwrap().stdout;
     // Streamed to stdout, the manifest names the data, never the earlier BLAKE3SUMS: once it
     // did, and the README's verify-from-gz example reported `BLAKE3SUMS: FAILED`.
-    let list = run(env.tool("mtree-list").args(["-0", "--exclude", "/BLAKE3SUMS", "src"]), "");
+    let list = run(env.tool("mtree-list").args(["-0", "--exclude", "/BLAKE3SUMS*", "src"]), "");
     assert_eq!(sorted_lines(&gz), sorted_lines(&run(env.tool("mhash").arg("-0"), &list.stdout).stdout));
     assert!(!String::from_utf8_lossy(&gz).contains("BLAKE3SUMS"));
 }
@@ -367,7 +368,7 @@ fn sigterm_during_make_manifest_stops_within_2_seconds_and_leaves_no_temporary()
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert_eq!(status.code(), Some(143), "{stderr}");
     assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
-    assert!(stderr.contains("mhash: terminated; removed 1 temporary file(s)"), "{stderr}");
+    assert!(stderr.contains("mhash: terminated; removed 2 temporary file(s)"), "{stderr}");
     assert!(stderr.contains("run-mirror: interrupted; a rerun continues"), "{stderr}");
     assert_eq!(common::temporaries_in(env.root()), Vec::<String>::new());
     assert!(!env.path("M").exists() && !env.path("dst").exists());
@@ -518,4 +519,73 @@ fn awkward_paths_work_and_a_read_only_manifest_is_a_clear_error() {
         assert!(out.stderr.contains("mhash: ro/M: Read-only file system"), "{}", out.stderr);
         assert!(!env.path("dst2").exists(), "nothing copied without a manifest");
     }
+}
+
+/// A SRC byte that rotted (size and mtime unchanged) once made a rerun rebuild the manifest
+/// from the bad bytes, overwrite DST's copy of it, and blame DST, whose bytes were the good
+/// ones: the only proof was destroyed.
+#[test]
+fn a_source_byte_that_rots_never_rewrites_the_manifest() {
+    let env = tree();
+    assert_eq!(mirror(&env, &["src", "dst"]).status, 0);
+    // Its entries (on a rotational disk the listing, and so the line order, follows where
+    // the files lie).
+    let manifest = manifest_at(&env, "src/BLAKE3SUMS");
+    let lane = env.path("src/run42/lane2.fastq.gz");
+    let mtime = fs::metadata(&lane).unwrap().modified().unwrap();
+    let mut data = fs::read(&lane).unwrap();
+    data[1_000_000] ^= 0x01;
+    fs::write(&lane, &data).unwrap();
+    fs::File::options().write(true).open(&lane).unwrap().set_modified(mtime).unwrap();
+    // A rerun reads only what changed by size and mtime: nothing; DST still verifies.
+    let out = mirror(&env, &["src", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("mhash: src/BLAKE3SUMS: 0 new, 5 unchanged (not read)"), "{}", out.stderr);
+    // --full reads it: the entry is kept, the file named, the status 1; DST keeps the good
+    // bytes and its manifest, and still verifies.
+    let out = mirror(&env, &["--full", "src", "dst"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("mhash: run42/lane2.fastq.gz: changed in SRC without a new mtime (bit rot or a faulty drive?); the manifest keeps its entry\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("mcheck: 5 checked: 5 OK"), "{}", out.stderr);
+    assert_eq!(manifest_at(&env, "src/BLAKE3SUMS"), manifest, "never rewritten");
+    assert_eq!(manifest_at(&env, "dst/BLAKE3SUMS"), manifest);
+    assert_ne!(fs::read(env.path("dst/run42/lane2.fastq.gz")).unwrap(), data, "DST keeps the good bytes");
+    // A b3sum user still reads the manifest as it always did.
+    if let Some(mut b3sum) = env.peer("b3sum", "dst") {
+        assert!(b3sum.args(["--check", "--quiet", "BLAKE3SUMS"]).status().unwrap().success());
+    }
+}
+
+/// A file changed with a new mtime gets its entry updated, and is named.
+#[test]
+fn a_rerun_reads_only_new_or_changed_files_and_names_them() {
+    let env = tree();
+    assert_eq!(mirror(&env, &["src", "dst"]).status, 0);
+    env.write("src/run42/lane3.fastq.gz", "new lane");
+    fs::write(env.path("src/with space/é"), "changed").unwrap();
+    fs::remove_file(env.path("src/run42/lane1.fastq.gz")).unwrap();
+    let out = mirror(&env, &["src", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("mhash: with space/é: updated (changed since the manifest was made)\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("mhash: run42/lane1.fastq.gz: removed (no longer listed)\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(
+            "mhash: src/BLAKE3SUMS: 1 new, 3 unchanged (not read), 0 read again, 1 updated, 1 removed\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(manifest_at(&env, "src/BLAKE3SUMS"), mhash_manifest(&env, "src", &[]));
 }

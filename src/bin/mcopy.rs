@@ -192,6 +192,7 @@ fn main() -> ExitCode {
         jobs,
         copy: CopyOptions {
             hash: (cli.hash_out.is_some() || expect.is_some()).then_some(algo),
+            hash_skipped: cli.hash_out.is_some(),
             threads,
             checksum: cli.checksum,
             dry_run: cli.dry_run,

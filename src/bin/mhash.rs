@@ -3,7 +3,7 @@
 use std::ffi::OsStr;
 use std::io::{self, BufWriter};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -12,8 +12,10 @@ use mirror_tools::cli::HashingArgs;
 use mirror_tools::error::{display_bytes, io_reason};
 use mirror_tools::hash::{Algo, Fetch};
 use mirror_tools::make_manifest::MakeManifest;
+use mirror_tools::name::fingerprint;
 use mirror_tools::output_file::OutputFile;
 use mirror_tools::progress::Progress;
+use mirror_tools::record::{Digesting, Record, RecordWriter, record_path};
 use mirror_tools::records::{note_if_terminal, path_records};
 use mirror_tools::status::{OnBrokenPipe, Status, finish};
 
@@ -42,6 +44,14 @@ struct Cli {
     /// installed the same way
     #[arg(long = "relay", requires = "output", conflicts_with = "files")]
     relay: bool,
+    /// Remake --output from its record (FILE.record): a file whose size and mtime match its
+    /// entry keeps the entry without being read; an entry whose file changed without a new
+    /// size or mtime is kept, and named (status 1). Writes the record beside FILE
+    #[arg(long = "update", requires = "output", conflicts_with_all = ["relay", "zero"])]
+    update: bool,
+    /// With --update: read every file, and compare each with its entry
+    #[arg(long = "full", requires = "update")]
+    full: bool,
     #[command(flatten)]
     hashing: HashingArgs,
 }
@@ -74,6 +84,9 @@ fn main() -> ExitCode {
         },
         None => None,
     };
+    if cli.update && output.is_none() {
+        return fail("--update needs --output FILE (a regular file)");
+    }
     if cli.relay {
         let Some(mut file) = output else { return fail("--relay needs --output FILE") };
         let copied = io::copy(&mut io::stdin().lock(), &mut file).map(|_| Status::Ok);
@@ -107,23 +120,107 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let job = MakeManifest {
-        algo: cli.hashing.algo.algo.unwrap_or(Algo::Blake3),
+    let algo = cli.hashing.algo.algo.unwrap_or(Algo::Blake3);
+    let mut job = MakeManifest {
+        algo,
         jobs: readers.jobs,
         threads,
         fetch: if readers.hdd { Fetch::Sequential } else { Fetch::Mapped },
         zero: cli.zero,
         progress: &progress,
+        previous: None,
+        full: cli.full,
     };
+    if cli.update
+        && let (Some(file), Some(path)) = (output.take(), cli.output.as_deref())
+    {
+        let previous = match Record::load(path, algo) {
+            Ok(r) => r,
+            Err(e) => {
+                return fail(format!(
+                    "{}: {}",
+                    display_bytes(record_path(path).as_os_str().as_bytes()),
+                    io_reason(&e)
+                ));
+            }
+        };
+        job.previous = previous.as_ref();
+        return update(&job, inputs, file, path, &mut err);
+    }
     let result = match &mut output {
-        Some(file) => job.run(inputs, file, &mut err),
-        None => job.run(inputs, &mut out, &mut err),
+        Some(file) => job.run(inputs, file, None::<&mut RecordWriter<io::Sink>>, &mut err),
+        None => job.run(inputs, &mut out, None::<&mut RecordWriter<io::Sink>>, &mut err),
     };
     progress.finish();
+    let result = result.map(|(status, _)| status);
     match output {
         Some(file) => finish_output(file, result),
         None => ExitCode::from(finish("mhash", result, OnBrokenPipe::Quiet) as u8),
     }
+}
+
+/// `--update`: remakes the manifest at `path` and its record together, naming what changed.
+fn update(
+    job: &MakeManifest,
+    inputs: impl Iterator<Item = io::Result<Vec<u8>>> + Send,
+    mut file: OutputFile,
+    path: &Path,
+    err: &mut io::Stderr,
+) -> ExitCode {
+    let shown = display_bytes(path.as_os_str().as_bytes());
+    if !file.installs() {
+        return fail(format!("{shown}: --update needs a regular file, not a device or FIFO"));
+    }
+    let record_file = match OutputFile::create(&record_path(path)) {
+        Ok(f) => f,
+        Err(e) => return fail(format!("{shown}.record: {}", io_reason(&e))),
+    };
+    let mut record = match RecordWriter::new(record_file, job.algo) {
+        Ok(r) => r,
+        Err(e) => return fail(format!("{shown}.record: {}", io_reason(&e))),
+    };
+    let mut manifest = Digesting::new(&mut file);
+    let result = job.run(inputs, &mut manifest, Some(&mut record), err);
+    job.progress.finish();
+    let (_, digest) = manifest.finish();
+    let (mut status, changes) = match result {
+        Ok(done) => done,
+        Err(e) => return fail(format!("{shown}: {}", io_reason(&e))),
+    };
+    // Entries of files no longer listed, named from the old record before it is replaced.
+    let mut removed = 0u64;
+    if job.previous.is_some()
+        && let Ok(names) = Record::names(path)
+    {
+        for name in names.filter(|n| !changes.seen.contains(&fingerprint(n))) {
+            removed += 1;
+            eprintln!("mhash: {}: removed (no longer listed)", display_bytes(&name));
+        }
+    }
+    if status == Status::Trouble {
+        eprintln!("mhash: {shown}: not written, as not every file was hashed");
+        return ExitCode::from(status.code() as u8);
+    }
+    let installed = record
+        .finish(&digest)
+        .and_then(|record_file| file.commit(true).and_then(|()| record_file.commit(true)));
+    if let Err(e) = installed {
+        status.raise(Status::Trouble);
+        eprintln!("mhash: {shown}: {}", io_reason(&e));
+    }
+    eprintln!(
+        "mhash: {shown}: {} new, {} unchanged (not read), {} read again, {} updated, {} removed{}",
+        changes.new,
+        changes.kept,
+        changes.confirmed,
+        changes.updated,
+        removed,
+        match changes.changed_in_place {
+            0 => String::new(),
+            n => format!(", {n} changed without a new mtime (entries kept)"),
+        }
+    );
+    ExitCode::from(status.code() as u8)
 }
 
 /// Installs `--output` when every file made it into it; otherwise says it was not written.
