@@ -32,5 +32,6 @@ pub mod records;
 pub mod source;
 pub mod status;
 pub mod temporary;
+pub mod verified;
 pub mod verify;
 pub mod walk;

@@ -15,6 +15,8 @@ use crate::ordered::run_in_order;
 use crate::progress::Progress;
 use crate::records::RecordError;
 use crate::status::Status;
+use crate::temporary::{Writer, parse_temp_name};
+use crate::verified::{Seen, Verified, VerifiedWriter};
 use crate::walk::{Event, Walk, WalkOptions};
 
 /// Malformed lines reported one by one; past this, only counted (binary junk has millions).
@@ -39,6 +41,10 @@ pub struct Verify<'a> {
     /// The manifest file itself, when it lies under DST: not an extra file.
     pub manifest_file: Option<PathBuf>,
     pub progress: &'a Progress,
+    /// An earlier verify's record: a file unchanged since it matched is not read again.
+    pub previous: Option<&'a Verified>,
+    /// The verify record being written, when it lies under DST: not an extra file.
+    pub record_file: Option<PathBuf>,
 }
 
 /// A manifest line as parsed: blank, an entry, malformed (line number and why), or a read error.
@@ -47,8 +53,8 @@ type Parsed = Result<Option<Entry>, io::Result<(u64, &'static str)>>;
 /// What became of one manifest line.
 enum Outcome {
     Skip,
-    /// A file was looked for under DST.
-    Checked(Vec<u8>, Verdict),
+    /// A file was looked for under DST (and, when it matched, what it was: for the record).
+    Checked(Vec<u8>, Verdict, Option<(Seen, String)>),
     IgnoredMissing,
     Malformed(u64, &'static str),
     Unsafe(u64, Vec<u8>, &'static str),
@@ -60,6 +66,8 @@ enum Verdict {
     /// `in_memory`), match.
     Ok {
         in_memory: bool,
+        /// Not read: unchanged since an earlier verify read it and it matched.
+        carried: bool,
     },
     /// The bytes match, but came from the page cache: nothing reached the device (why).
     Unverified(&'static str),
@@ -84,6 +92,8 @@ pub struct Summary {
     pub unverified: u64,
     /// OK, read from memory where no device lies behind DST (tmpfs).
     pub in_memory: u64,
+    /// OK without being read: unchanged since the earlier verify (`--incremental`).
+    pub carried: u64,
 }
 
 impl Summary {
@@ -106,6 +116,7 @@ impl Verify<'_> {
         &self,
         manifest: impl BufRead + Send,
         out: &mut (impl Write + Send),
+        mut record: Option<&mut VerifiedWriter<impl Write + Send>>,
         err: &mut (impl Write + Send),
     ) -> io::Result<Status> {
         let dst_meta = std::fs::metadata(&self.dst);
@@ -143,20 +154,25 @@ impl Verify<'_> {
                 return Ok(Status::Trouble);
             }
         };
-        let work = |(number, parsed)| self.check(number, parsed, &beneath);
+        let recording = record.is_some();
+        let work = |(number, parsed)| self.check(number, parsed, &beneath, recording);
         run_in_order(self.jobs, lines, work, |outcome| -> io::Result<()> {
             let print = !self.status_only;
             match outcome {
                 Outcome::Skip => {}
-                Outcome::Checked(name, verdict) => {
+                Outcome::Checked(name, verdict, matched) => {
                     summary.checked += 1;
+                    if let (Some(r), Some((seen, hex))) = (record.as_mut(), &matched) {
+                        r.entry(*seen, hex, &name)?;
+                    }
                     if let Some(seen) = &mut seen {
                         seen.insert(fingerprint(&name));
                     }
                     let word = match verdict {
-                        Verdict::Ok { in_memory } => {
+                        Verdict::Ok { in_memory, carried } => {
                             summary.ok += 1;
                             summary.in_memory += u64::from(in_memory);
+                            summary.carried += u64::from(carried);
                             (!self.quiet).then_some("OK")
                         }
                         Verdict::Unverified(why) => {
@@ -249,7 +265,7 @@ impl Verify<'_> {
         Ok(status)
     }
 
-    fn check(&self, number: u64, parsed: Parsed, dst: &Beneath) -> Outcome {
+    fn check(&self, number: u64, parsed: Parsed, dst: &Beneath, recording: bool) -> Outcome {
         let entry = match parsed {
             Ok(None) => return Outcome::Skip,
             Ok(Some(entry)) => entry,
@@ -266,7 +282,20 @@ impl Verify<'_> {
                 "symlink leads outside DST (to {}), not read",
                 display_bytes(target.as_os_str().as_bytes())
             );
-            return Outcome::Checked(entry.name, Verdict::Unreadable(Error::io(path, io::Error::other(why))));
+            return Outcome::Checked(
+                entry.name,
+                Verdict::Unreadable(Error::io(path, io::Error::other(why))),
+                None,
+            );
+        }
+        // Taken before the read: a change after it shows in the record as a stale stat, and the
+        // next run reads the file again.
+        let before = (recording || self.previous.is_some()).then(|| std::fs::metadata(&path).ok()).flatten();
+        if let (Some(previous), Some(meta)) = (self.previous, &before)
+            && previous.still_holds(&entry.name, &entry.hex, meta)
+        {
+            let matched = Some((Seen::of(meta), entry.hex));
+            return Outcome::Checked(entry.name, Verdict::Ok { in_memory: false, carried: true }, matched);
         }
         self.progress.start_file(&entry.name);
         let result = hash_from_disk(&path, entry.tag.unwrap_or(self.algo), &self.threads, &|n| {
@@ -276,8 +305,8 @@ impl Verify<'_> {
         let verdict = match result {
             Ok((hex, method)) if hex == entry.hex => match method {
                 Method::Cached(why) => Verdict::Unverified(why),
-                Method::Memory => Verdict::Ok { in_memory: true },
-                Method::Direct | Method::Dropped => Verdict::Ok { in_memory: false },
+                Method::Memory => Verdict::Ok { in_memory: true, carried: false },
+                Method::Direct | Method::Dropped => Verdict::Ok { in_memory: false, carried: false },
             },
             Ok(_) => Verdict::Failed,
             Err(Error::Io { source, .. })
@@ -290,7 +319,11 @@ impl Verify<'_> {
             }
             Err(e) => Verdict::Unreadable(e),
         };
-        Outcome::Checked(entry.name, verdict)
+        let matched = match (&verdict, before) {
+            (Verdict::Ok { .. }, Some(meta)) => Some((Seen::of(&meta), entry.hex)),
+            _ => None,
+        };
+        Outcome::Checked(entry.name, verdict, matched)
     }
 
     /// Walks DST and lists the files the manifest does not name, as `name: EXTRA`.
@@ -305,6 +338,7 @@ impl Verify<'_> {
             .manifest_file
             .iter()
             .flat_map(|m| [file_id(m), file_id(&crate::record::record_path(m))])
+            .chain(self.record_file.iter().map(|r| file_id(r)))
             .flatten()
             .collect();
         let mut extra = 0;
@@ -318,6 +352,11 @@ impl Verify<'_> {
                 _ => continue,
             };
             let name = name_of(path.as_os_str().as_bytes());
+            // This run's own temporary (the record being written) is not an extra file.
+            let base = name.rsplit(|&b| b == b'/').next().unwrap_or(name);
+            if parse_temp_name(base).is_some_and(|(writer, _)| writer == Writer::me()) {
+                continue;
+            }
             if seen.contains(&fingerprint(name))
                 || (!own.is_empty() && file_id(&path).is_some_and(|id| own.contains(&id)))
             {
@@ -383,6 +422,9 @@ pub fn summary_line(s: &Summary) -> String {
     }
     if s.unverified > 0 {
         line += &format!(", {} UNVERIFIED (read from the page cache, not the device)", s.unverified);
+    }
+    if s.carried > 0 {
+        line += &format!(" ({} of them unchanged since their last verify, not read)", s.carried);
     }
     if s.in_memory > 0 {
         line += &format!("; {} read from memory: no device lies behind them (tmpfs)", s.in_memory);

@@ -45,9 +45,11 @@ fn manifest_at(env: &Env, rel: &str) -> Vec<String> {
 }
 
 fn same_files(env: &Env, a: &str, b: &str) {
+    // DST's record of its last verify is DST's own.
     let out = Command::new("diff")
         .arg("-r")
         .arg("--no-dereference")
+        .arg("--exclude=.*.verified")
         .arg(env.path(a))
         .arg(env.path(b))
         .output()
@@ -588,4 +590,38 @@ fn a_rerun_reads_only_new_or_changed_files_and_names_them() {
         out.stderr
     );
     assert_eq!(manifest_at(&env, "src/BLAKE3SUMS"), mhash_manifest(&env, "src", &[]));
+}
+
+/// A rerun with nothing to do once re-read all of SRC and all of DST.
+#[test]
+fn a_rerun_verifies_only_what_changed_and_step_verify_reads_everything() {
+    let env = tree();
+    assert_eq!(mirror(&env, &["src", "dst"]).status, 0);
+    let out = mirror(&env, &["src", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("0 new, 5 unchanged (not read)"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("mcheck: 5 checked: 5 OK, 0 FAILED, 0 MISSING, 0 unreadable (5 of them unchanged since their last verify, not read)\n"),
+        "{}",
+        out.stderr
+    );
+    // A write in DST changes the file's ctime: the rerun reads it again and finds it.
+    let lane = env.path("dst/run42/lane1.fastq.gz");
+    let mtime = fs::metadata(&lane).unwrap().modified().unwrap();
+    fs::write(&lane, bytes(8, 300_000)).unwrap();
+    fs::File::options().write(true).open(&lane).unwrap().set_modified(mtime).unwrap();
+    let out = mirror(&env, &["src", "dst"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("(4 of them unchanged since their last verify, not read)"), "{}", out.stderr);
+    assert_eq!(out.stdout_str(), "run42/lane1.fastq.gz: FAILED\n");
+    // --step verify and --full read every file.
+    for args in [&["--step", "verify", "src", "dst"][..], &["--full", "src", "dst"]] {
+        let out = mirror(&env, args);
+        assert_eq!(out.status, 1, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("mcheck: 5 checked: 4 OK, 1 FAILED, 0 MISSING, 0 unreadable\n"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
 }

@@ -5,11 +5,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use mirror_tools::cleanup::handle_signals;
 use mirror_tools::cli::HashingArgs;
 use mirror_tools::hash::Algo;
 use mirror_tools::manifest::{algo_from_file_name, open_manifest};
+use mirror_tools::output_file::OutputFile;
 use mirror_tools::progress::{Mode, Progress};
 use mirror_tools::status::{OnBrokenPipe, finish};
+use mirror_tools::verified::{Verified, VerifiedWriter};
 use mirror_tools::verify::Verify;
 
 /// Verify the files under DST against a manifest, reading the disk, not the page cache.
@@ -39,6 +42,14 @@ struct Cli {
     /// Also list files under DST that the manifest does not name (any makes the status 1)
     #[arg(long = "extra")]
     extra: bool,
+    /// Write FILE: a record of every file verified, and what it was then (size, times, inode),
+    /// installed when the run ends
+    #[arg(long = "record", value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// With --record: a file unchanged since FILE recorded it verified, with the same digest,
+    /// is not read again (a rerun reads only new or changed files)
+    #[arg(long = "incremental", requires = "record")]
+    incremental: bool,
     /// Manifest records are NUL-terminated and unescaped (as written by mhash -z)
     #[arg(short = 'z', long = "zero")]
     zero: bool,
@@ -54,6 +65,9 @@ Examples:
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.record.is_some() {
+        handle_signals("mcheck", "; the record was not written");
+    }
     let manifest_path = cli.manifest.filter(|p| p.as_os_str() != "-");
     let label = manifest_path.as_ref().map_or("-".to_string(), |p| p.display().to_string());
     let algo = cli
@@ -86,6 +100,26 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let previous = match (&cli.record, cli.incremental) {
+        (Some(path), true) => match Verified::load(path) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("mcheck: {}: {}", path.display(), mirror_tools::error::io_reason(&e));
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
+    let mut record = match &cli.record {
+        Some(path) => match OutputFile::create(path).and_then(VerifiedWriter::new) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                eprintln!("mcheck: {}: {}", path.display(), mirror_tools::error::io_reason(&e));
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
     let job = Verify {
         dst: cli.dst,
         label,
@@ -99,10 +133,20 @@ fn main() -> ExitCode {
         extra: cli.extra,
         manifest_file: manifest_path,
         progress: &progress,
+        previous: previous.as_ref(),
+        record_file: cli.record.clone(),
     };
     let mut out = BufWriter::with_capacity(64 * 1024, io::stdout());
-    let result = job.run(manifest, &mut out, &mut io::stderr());
+    let result = job.run(manifest, &mut out, record.as_mut(), &mut io::stderr());
     progress.finish();
+    // The record holds only what matched: it is installed whatever the verdict, unless the
+    // run stopped early.
+    if let (Some(writer), Ok(_)) = (record, &result)
+        && let Err(e) = writer.finish().and_then(|file| file.commit(true))
+    {
+        eprintln!("mcheck: --record: {}", mirror_tools::error::io_reason(&e));
+        return ExitCode::from(2);
+    }
     ExitCode::from(finish("mcheck", result, OnBrokenPipe::Unfinished) as u8)
 }
 
