@@ -36,7 +36,7 @@ fn assert_no_torn_file(src: &Path, dst: &Path, sources: &HashMap<String, blake3:
         let rel = String::from_utf8(rel.to_vec()).unwrap();
         // A killed run leaves its temporaries and DST's lock (unlocked) for the next run.
         let base = rel.rsplit('/').next().unwrap();
-        if base.starts_with(".mcopy.tmp.") || rel == "./.mcopy.lock" || base.starts_with("BLAKE3SUMS") {
+        if base.starts_with(".mcopy.tmp.") || rel == "./.mcopy.lock" || base.contains("BLAKE3SUMS") {
             continue;
         }
         let data = fs::read(dst.join(&rel)).unwrap();
