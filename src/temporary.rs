@@ -46,12 +46,17 @@ impl Writer {
     }
 }
 
-/// When process `pid` started (field 22 of /proc/PID/stat), or `None` when none runs.
+/// When process `pid` started (field 22 of /proc/PID/stat), or `None` when none runs. A
+/// killed process that nobody has reaped yet (a zombie) runs no more.
 fn start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
     let after = &stat[stat.iter().rposition(|&b| b == b')')? + 1..];
-    let field = after.split(|&b| b == b' ').filter(|f| !f.is_empty()).nth(19)?;
+    let mut fields = after.split(|&b| b == b' ').filter(|f| !f.is_empty());
+    if matches!(fields.next()?, b"Z" | b"X" | b"x") {
+        return None;
+    }
+    let field = fields.nth(18)?;
     std::str::from_utf8(field).ok()?.parse().ok()
 }
 
@@ -148,5 +153,16 @@ mod tests {
         let me = Writer::me();
         assert!(!is_stale_temp(format!(".mcopy.tmp.{}-{}.0.x", me.pid, me.start).as_bytes()));
         assert!(!is_stale_temp(b".mcopy.tmp.mine"));
+    }
+
+    /// A writer killed and not yet reaped (its parent died too) once kept its temporaries
+    /// alive: /proc still lists a zombie, with its start time.
+    #[test]
+    fn a_zombie_writer_is_gone() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert_eq!(start_time(pid), None, "exited, not reaped: a zombie");
+        child.wait().unwrap();
     }
 }
