@@ -47,6 +47,9 @@ pub struct Verify<'a> {
     pub record_file: Option<PathBuf>,
 }
 
+/// Where the names of the files that failed go (`--list-failed`), NUL-terminated.
+pub type FailedList<'w> = Option<&'w mut (dyn Write + Send)>;
+
 /// A manifest line as parsed: blank, an entry, malformed (line number and why), or a read error.
 type Parsed = Result<Option<Entry>, io::Result<(u64, &'static str)>>;
 
@@ -117,6 +120,7 @@ impl Verify<'_> {
         manifest: impl BufRead + Send,
         out: &mut (impl Write + Send),
         mut record: Option<&mut VerifiedWriter<impl Write + Send>>,
+        mut failed: FailedList,
         err: &mut (impl Write + Send),
     ) -> io::Result<Status> {
         let dst_meta = std::fs::metadata(&self.dst);
@@ -164,6 +168,13 @@ impl Verify<'_> {
                     summary.checked += 1;
                     if let (Some(r), Some((seen, hex))) = (record.as_mut(), &matched) {
                         r.entry(*seen, hex, &name)?;
+                    }
+                    // What a repair would copy again: bytes that are wrong, gone or unreadable.
+                    if let (Some(list), Verdict::Failed | Verdict::Missing | Verdict::Unreadable(_)) =
+                        (failed.as_mut(), &verdict)
+                    {
+                        list.write_all(&name)?;
+                        list.write_all(b"\0")?;
                     }
                     if let Some(seen) = &mut seen {
                         seen.insert(fingerprint(&name));

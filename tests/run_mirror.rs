@@ -625,3 +625,40 @@ fn a_rerun_verifies_only_what_changed_and_step_verify_reads_everything() {
         );
     }
 }
+
+/// A file that failed verify could not be repaired through run-mirror: the rerun skipped it
+/// by size and mtime, and nothing said how.
+#[test]
+fn repair_copies_again_what_failed_and_a_failed_verify_says_how() {
+    let env = tree();
+    assert_eq!(mirror(&env, &["src", "dst"]).status, 0);
+    let lane = env.path("dst/run42/lane2.fastq.gz");
+    let mtime = fs::metadata(&lane).unwrap().modified().unwrap();
+    fs::write(&lane, bytes(7, 2 << 20)).unwrap();
+    fs::File::options().write(true).open(&lane).unwrap().set_modified(mtime).unwrap();
+    let out = mirror(&env, &["--step", "verify", "src", "dst"]);
+    assert_eq!((out.status, out.stdout_str()), (1, "run42/lane2.fastq.gz: FAILED\n"));
+    let command = format!("{} --repair -- src dst", common::run_mirror_path().display());
+    assert!(
+        out.stderr.ends_with(&format!("to copy them again and check them:\n {command}\n")),
+        "{}",
+        out.stderr
+    );
+    // A rerun alone does not help: the copy skips the file by its size and mtime.
+    assert_eq!(mirror(&env, &["src", "dst"]).status, 1);
+    let out = mirror(&env, &["--repair", "src", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("run-mirror: repair: copying 1 file(s) again from src\n"), "{}", out.stderr);
+    assert!(out.stderr.ends_with("mcheck: 5 checked: 5 OK, 0 FAILED, 0 MISSING, 0 unreadable (4 of them unchanged since their last verify, not read)\n"), "{}", out.stderr);
+    same_files(&env, "src", "dst");
+    let out = mirror(&env, &["--repair", "src", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("repair: nothing to repair"), "{}", out.stderr);
+    // A source that no longer matches its manifest is not installed by a repair either.
+    fs::remove_file(env.path("dst/run42/lane1.fastq.gz")).unwrap();
+    fs::write(env.path("src/run42/lane1.fastq.gz"), "other bytes").unwrap();
+    let out = mirror(&env, &["--repair", "--manifest", "dst/BLAKE3SUMS", "src", "dst"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("the source does not match the manifest"), "{}", out.stderr);
+    assert!(!env.path("dst/run42/lane1.fastq.gz").exists());
+}

@@ -50,6 +50,10 @@ struct Cli {
     /// is not read again (a rerun reads only new or changed files)
     #[arg(long = "incremental", requires = "record")]
     incremental: bool,
+    /// Write the names of the files that FAILED, are MISSING or unreadable to FILE,
+    /// NUL-terminated (what `run-mirror --repair` copies again)
+    #[arg(long = "list-failed", value_name = "FILE")]
+    list_failed: Option<PathBuf>,
     /// Manifest records are NUL-terminated and unescaped (as written by mhash -z)
     #[arg(short = 'z', long = "zero")]
     zero: bool,
@@ -65,7 +69,7 @@ Examples:
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if cli.record.is_some() {
+    if cli.record.is_some() || cli.list_failed.is_some() {
         handle_signals("mcheck", "; the record was not written");
     }
     let manifest_path = cli.manifest.filter(|p| p.as_os_str() != "-");
@@ -120,6 +124,16 @@ fn main() -> ExitCode {
         },
         None => None,
     };
+    let mut failed = match &cli.list_failed {
+        Some(path) => match OutputFile::create(path) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("mcheck: {}: {}", path.display(), mirror_tools::error::io_reason(&e));
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
     let job = Verify {
         dst: cli.dst,
         label,
@@ -137,7 +151,8 @@ fn main() -> ExitCode {
         record_file: cli.record.clone(),
     };
     let mut out = BufWriter::with_capacity(64 * 1024, io::stdout());
-    let result = job.run(manifest, &mut out, record.as_mut(), &mut io::stderr());
+    let failed_list = failed.as_mut().map(|f| f as &mut (dyn std::io::Write + Send));
+    let result = job.run(manifest, &mut out, record.as_mut(), failed_list, &mut io::stderr());
     progress.finish();
     // The record holds only what matched: it is installed whatever the verdict, unless the
     // run stopped early.
@@ -145,6 +160,12 @@ fn main() -> ExitCode {
         && let Err(e) = writer.finish().and_then(|file| file.commit(true))
     {
         eprintln!("mcheck: --record: {}", mirror_tools::error::io_reason(&e));
+        return ExitCode::from(2);
+    }
+    if let (Some(list), Ok(_)) = (failed, &result)
+        && let Err(e) = list.commit(false)
+    {
+        eprintln!("mcheck: --list-failed: {}", mirror_tools::error::io_reason(&e));
         return ExitCode::from(2);
     }
     ExitCode::from(finish("mcheck", result, OnBrokenPipe::Unfinished) as u8)
