@@ -28,6 +28,20 @@ def make_corpus(root, big_count=3, big_mib=300, small_count=3000):
     open(stamp, "w").close()
 
 
+def make_run_folder(root, count):
+    """A sequencing run folder's shape: many small files (1-64 KiB) in 100 directories."""
+    stamp = os.path.join(root, ".complete")
+    if os.path.exists(stamp):
+        return
+    rng = random.Random(7)
+    for i in range(count):
+        d = os.path.join(root, f"L{i % 4:03d}", f"C{i % 100:03d}.1")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, f"s_{i:05d}.bcl.gz"), "wb") as f:
+            f.write(os.urandom(int(2 ** rng.uniform(10, 16))))
+    open(stamp, "w").close()
+
+
 def make_wide_tree(root, count):
     stamp = os.path.join(root, ".complete")
     if os.path.exists(stamp):
@@ -45,5 +59,7 @@ if __name__ == "__main__":
     kind, root = sys.argv[1], sys.argv[2]
     if kind == "corpus":
         make_corpus(root)
+    elif kind.startswith("run"):
+        make_run_folder(root, int(kind[3:]))
     else:
         make_wide_tree(root, int(kind))

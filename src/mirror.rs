@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -183,8 +184,12 @@ impl Mirror<'_> {
         if let Some(w) = hash_out {
             w.flush()?;
         }
-        if let (false, true, Some(root)) = (self.copy.dry_run, self.copy.fsync, self.dest.root_fd()) {
-            // Every rename of the run, and every directory entry, durable in one call.
+        let renamed = totals.copied > 0;
+        if let (false, true, true, Some(root)) =
+            (self.copy.dry_run, self.copy.fsync, renamed, self.dest.root_fd())
+        {
+            // Every rename of the run, and every directory entry, durable in one call (a rerun
+            // that installed nothing has nothing to make durable).
             if let Err(e) = at::syncfs(root) {
                 status.raise(Status::Trouble);
                 writeln!(err, "mcopy: {}: sync: {}", self.dest.path().display(), io_reason(&e))?;
@@ -243,6 +248,13 @@ impl Mirror<'_> {
             at::open_subdir(parent.fd(), parent.base)
         };
         let dir = dir.map_err(|e| err(refuse_link(e, name)))?;
+        // Already so (a rerun): left alone, so its ctime says nothing changed.
+        let now = at::fstat(dir.as_raw_fd()).map_err(err)?;
+        let same_owner = owner.is_none_or(|(uid, gid)| (now.st_uid, now.st_gid) == (uid, gid));
+        let same_mtime = (now.st_mtime, now.st_mtime_nsec) == (st.mtime(), st.mtime_nsec());
+        if same_owner && same_mtime && now.st_mode & 0o7777 == st.mode() & 0o7777 {
+            return Ok(());
+        }
         at::set_attributes(&dir, owner, st.mode() & 0o7777, &times).map_err(err)
     }
 }
