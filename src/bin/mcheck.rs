@@ -114,7 +114,8 @@ fn main() -> ExitCode {
         },
         _ => None,
     };
-    let mut record = match &cli.record {
+    // Where DST is missing the run reports that; no record is started for it.
+    let mut record = match cli.record.as_ref().filter(|_| cli.dst.is_dir()) {
         Some(path) => match OutputFile::create(path).and_then(VerifiedWriter::new) {
             Ok(w) => Some(w),
             Err(e) => {
