@@ -81,6 +81,8 @@ pub struct Totals {
     pub copied: u64,
     pub copied_bytes: u64,
     pub skipped: u64,
+    /// Files not installed: an error, or refused by `--expect`.
+    pub failed: u64,
 }
 
 pub struct Mirror<'a> {
@@ -150,10 +152,12 @@ impl Mirror<'_> {
                     }
                 }
                 Outcome::File(_, Err(Failure::Error(e))) => {
+                    totals.failed += 1;
                     status.raise(Status::Trouble);
                     writeln!(err, "mcopy: {e}")?;
                 }
                 Outcome::File(record, Err(Failure::Refused(why))) => {
+                    totals.failed += 1;
                     status.raise(Status::Failed);
                     writeln!(err, "mcopy: {}: {why}", display_bytes(&record))?;
                 }
@@ -256,6 +260,19 @@ impl Mirror<'_> {
             return Ok(());
         }
         at::set_attributes(&dir, owner, st.mode() & 0o7777, &times).map_err(err)
+    }
+}
+
+impl Totals {
+    /// What a run did, in one line: `mcopy: 1 copied (3 B), 4930 up to date, 0 failed`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} copied ({}), {} up to date, {} failed",
+            self.copied,
+            HumanBytes(self.copied_bytes),
+            self.skipped,
+            self.failed
+        )
     }
 }
 

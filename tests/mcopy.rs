@@ -91,7 +91,10 @@ fn inodes(dir: &Path) -> Vec<(Vec<u8>, u64)> {
 fn copy_equals_the_source_including_empty_directories() {
     let env = tree();
     let out = mcopy(&env, &["src", "dst"]);
-    assert_eq!((out.status, out.stderr.as_str()), (0, ""));
+    assert_eq!(
+        (out.status, out.stderr.as_str()),
+        (0, "mcopy: 8 copied (6.07 MiB), 0 up to date, 0 failed\n")
+    );
     assert_same_tree(&env.path("src"), &env.path("dst"), true);
 }
 
@@ -101,7 +104,10 @@ fn path_stream_form_with_null_records_and_a_newline_name() {
     env.write("src/new\nline", "nl");
     let list = run(env.tool("mtree-list").args(["-0", "src"]), "");
     let out = run(env.tool("mcopy").args(["-0", "dst"]), &list.stdout);
-    assert_eq!((out.status, out.stderr.as_str()), (0, ""));
+    assert_eq!(
+        (out.status, out.stderr.as_str()),
+        (0, "mcopy: 9 copied (6.07 MiB), 0 up to date, 0 failed\n")
+    );
     assert_eq!(fs::read(env.path("dst/new\nline")).unwrap(), b"nl");
     // Directories come from the files: empty ones are not in a path stream.
     fs::remove_dir_all(env.path("src/empty-dir")).unwrap();
@@ -113,7 +119,10 @@ fn newline_records_from_find() {
     let env = tree();
     let out =
         run(env.tool("mcopy").arg("../dst").current_dir(env.path("src")), "./plain\n-dash\ndeep/a/b/c/big\n");
-    assert_eq!((out.status, out.stderr.as_str()), (0, ""));
+    assert_eq!(
+        (out.status, out.stderr.as_str()),
+        (0, "mcopy: 3 copied (6.00 MiB), 0 up to date, 0 failed\n")
+    );
     assert_eq!(
         fs::read(env.path("dst/deep/a/b/c/big")).unwrap(),
         fs::read(env.path("src/deep/a/b/c/big")).unwrap()
@@ -127,7 +136,7 @@ fn rerun_copies_nothing() {
     assert_eq!(mcopy(&env, &["src", "dst"]).status, 0);
     let before = inodes(&env.path("dst"));
     let again = mcopy(&env, &["src", "dst"]);
-    assert_eq!((again.status, again.stderr.as_str()), (0, ""));
+    assert_eq!((again.status, again.stderr.as_str()), (0, "mcopy: 0 copied (0 B), 8 up to date, 0 failed\n"));
     assert_eq!(inodes(&env.path("dst")), before, "no file was rewritten");
     let plan = mcopy(&env, &["--dry-run", "--hash-out", "H", "src", "dst"]);
     assert!(!env.path("H").exists(), "a dry run writes no manifest either");
@@ -224,7 +233,8 @@ fn expect_refuses_a_changed_source_and_an_unnamed_file() {
         out.stderr,
         "mcopy: src/./link: the source does not match the manifest (changed since, or read differently), not installed\n\
          mcopy: src/./new-file: not named in the manifest, not installed\n\
-         mcopy: src/./plain: the source does not match the manifest (changed since, or read differently), not installed\n"
+         mcopy: src/./plain: the source does not match the manifest (changed since, or read differently), not installed\n\
+         mcopy: 6 copied (6.07 MiB), 0 up to date, 3 failed\n"
     );
     assert!(
         !env.path("dst/plain").exists()
@@ -250,7 +260,8 @@ fn unsafe_names_are_refused() {
     assert_eq!(
         out.stderr,
         format!(
-            "mcopy: src/./../outside: unsafe name: '..' component\nmcopy: {}: unsafe name: absolute path\n",
+            "mcopy: src/./../outside: unsafe name: '..' component\nmcopy: {}: unsafe name: absolute path\n\
+             mcopy: 1 copied (1000 B), 0 up to date, 2 failed\n",
             abs.display()
         )
     );
@@ -297,7 +308,10 @@ fn a_vanished_source_is_named_and_the_rest_copied() {
     let env = tree();
     let out = run(env.tool("mcopy").arg("dst"), "src/./plain\nsrc/./gone\nsrc/./-dash\n");
     assert_eq!(out.status, 2);
-    assert_eq!(out.stderr, "mcopy: src/./gone: No such file or directory\n");
+    assert_eq!(
+        out.stderr,
+        "mcopy: src/./gone: No such file or directory\nmcopy: 2 copied (1004 B), 0 up to date, 1 failed\n"
+    );
     assert!(env.path("dst/plain").is_file() && env.path("dst/-dash").is_file());
 }
 
@@ -307,7 +321,10 @@ fn stale_temporaries_are_removed_by_the_next_run() {
     env.write(format!("dst/deep/{}", common::stale_temp_name("big")), "half a file");
     let out = mcopy(&env, &["src", "dst"]);
     assert_eq!(out.status, 0);
-    assert_eq!(out.stderr, "mcopy: removed 1 temporary file(s) left by an interrupted run\n");
+    assert_eq!(
+        out.stderr,
+        "mcopy: removed 1 temporary file(s) left by an interrupted run\nmcopy: 8 copied (6.07 MiB), 0 up to date, 0 failed\n"
+    );
     assert_same_tree(&env.path("src"), &env.path("dst"), true);
 }
 
@@ -327,7 +344,10 @@ fn only_temporaries_whose_writer_is_gone_are_removed() {
     let out = mcopy(&env, &["src", "dst"]);
     assert_eq!(
         (out.status, out.stderr.as_str()),
-        (0, "mcopy: removed 1 temporary file(s) left by an interrupted run\n")
+        (
+            0,
+            "mcopy: removed 1 temporary file(s) left by an interrupted run\nmcopy: 2 copied (17 B), 0 up to date, 0 failed\n"
+        )
     );
     assert_eq!(
         fs::read(env.path("dst/.mcopy.tmp.mine")).unwrap(),
@@ -355,7 +375,10 @@ fn a_second_writer_into_the_same_dst_is_refused_while_the_first_runs() {
     let status = first.wait().unwrap();
     let mut stderr = String::new();
     first.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    assert_eq!((status.code(), stderr.as_str()), (Some(0), ""));
+    assert_eq!(
+        (status.code(), stderr.as_str()),
+        (Some(0), "mcopy: 2 copied (300.00 MiB), 0 up to date, 0 failed\n")
+    );
     let refused = format!(
         "mcopy: dst: another mcopy (pid {}) is writing into it; refusing to run a second writer (wait for it to finish)\n",
         first.id()
@@ -380,7 +403,8 @@ fn a_name_twice_in_the_stream_is_copied_once_and_reported() {
     assert_eq!(
         out.stderr,
         "mcopy: b/./x: x is named twice in the path stream: copied once, this record ignored\n\
-         mcopy: a/./x: x is named twice in the path stream: copied once, this record ignored\n"
+         mcopy: a/./x: x is named twice in the path stream: copied once, this record ignored\n\
+         mcopy: 2 copied (5.00 MiB), 0 up to date, 0 failed\n"
     );
     assert_eq!(
         fs::read(env.path("dst/x")).unwrap(),
@@ -449,7 +473,10 @@ fn sigkill_mid_file_leaves_no_final_name_and_a_rerun_completes() {
     assert!(!env.path("dst/huge").exists(), "no file under its final name");
     let rerun = mcopy(&env, &["src", "dst"]);
     assert_eq!(rerun.status, 0, "{}", rerun.stderr);
-    assert_eq!(rerun.stderr, "mcopy: removed 1 temporary file(s) left by an interrupted run\n");
+    assert_eq!(
+        rerun.stderr,
+        "mcopy: removed 1 temporary file(s) left by an interrupted run\nmcopy: 1 copied (400.00 MiB), 1 up to date, 0 failed\n"
+    );
     assert_same_tree(&env.path("src"), &env.path("dst"), true);
 }
 
@@ -488,7 +515,13 @@ fn a_full_disk_names_the_file_leaves_nothing_partial_and_copies_the_rest() {
     // One job: with two, the big file could fill the disk while a small one is written.
     let out = mcopy(&env, &["-j1", "src", "dst"]);
     assert_eq!(out.status, 2);
-    assert_eq!(out.stderr, format!("mcopy: {}/b-too-big: No space left on device\n", "dst"));
+    assert_eq!(
+        out.stderr,
+        format!(
+            "mcopy: {}/b-too-big: No space left on device\nmcopy: 2 copied (585.94 KiB), 0 up to date, 1 failed\n",
+            "dst"
+        )
+    );
     let mut names: Vec<_> = fs::read_dir(&mount.dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     names.sort();
     assert_eq!(names, ["a-fits", "c-fits"]);

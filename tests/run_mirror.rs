@@ -67,6 +67,7 @@ fn all_makes_the_manifest_copies_and_verifies() {
         "run-mirror: make-manifest: hashing src (blake3) into src/BLAKE3SUMS\n\
          mhash: src/BLAKE3SUMS: 5 new, 0 unchanged (not read), 0 read again, 0 updated, 0 removed\n\
          run-mirror: copy: src -> dst, checking every file against src/BLAKE3SUMS\n\
+         mcopy: 5 copied (2.29 MiB), 0 up to date, 0 failed\n\
          run-mirror: verify: dst against src/BLAKE3SUMS, from the disk\n\
          mcheck: 5 checked: 5 OK, 0 FAILED, 0 MISSING, 0 unreadable\n"
     );

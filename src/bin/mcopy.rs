@@ -63,6 +63,9 @@ struct Cli {
     /// Only check that SRC and DST do not overlap (either way), then exit: 0 or 2
     #[arg(long = "preflight", requires = "paths")]
     preflight: bool,
+    /// No summary line at the end
+    #[arg(short = 'q', long = "quiet")]
+    quiet: bool,
     /// Do not fdatasync each file before renaming it into place (faster, not crash-safe)
     #[arg(long = "no-fsync")]
     no_fsync: bool,
@@ -215,6 +218,10 @@ fn main() -> ExitCode {
         (None, None) => unreachable!("stdin items exist without SRC"),
     };
     progress.finish();
+    // The progress line, then the summary: the summary is the last word of a run.
+    if let (Ok((_, totals)), false, false) = (&result, cli.dry_run, cli.quiet) {
+        eprintln!("mcopy: {}", totals.summary());
+    }
     let result = result.map(|(status, _)| status);
     if let (Some(file), Ok(status)) = (hash_out, &result) {
         let name = display_bytes(file.name().as_os_str().as_bytes());
