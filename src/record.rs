@@ -126,22 +126,51 @@ impl Record {
 
 /// `size sec.nsec hex  name` (escaped as a manifest line is).
 fn parse_record_line(line: &[u8]) -> Option<(Made, String, Vec<u8>)> {
+    let (fields, hex, name) = parse_annotated(line, 2)?;
+    let size = std::str::from_utf8(fields[0]).ok()?.parse().ok()?;
+    let (sec, nsec) = std::str::from_utf8(fields[1]).ok()?.split_once('.')?;
+    Some((Made { size, mtime: (sec.parse().ok()?, nsec.parse().ok()?) }, hex, name))
+}
+
+/// A manifest line with fields before it: the fields, the digest and the name.
+pub(crate) type Annotated<'l> = (Vec<&'l [u8]>, String, Vec<u8>);
+
+/// Parses a manifest line with `count` space-separated fields before it (`\` first when the
+/// name is escaped, as in the manifest).
+pub(crate) fn parse_annotated(line: &[u8], count: usize) -> Option<Annotated<'_>> {
     let (escaped, rest) = match line.strip_prefix(b"\\") {
         Some(rest) => (true, rest),
         None => (false, line),
     };
-    let mut fields = rest.splitn(3, |&b| b == b' ');
-    let size = std::str::from_utf8(fields.next()?).ok()?.parse().ok()?;
-    let (sec, nsec) = std::str::from_utf8(fields.next()?).ok()?.split_once('.')?;
-    let mtime = (sec.parse().ok()?, nsec.parse().ok()?);
-    // The rest is a manifest line: `hex  name`, escaped the same way.
-    let mut entry_line = Vec::with_capacity(rest.len() + 1);
+    let mut parts = rest.splitn(count + 1, |&b| b == b' ');
+    let fields: Vec<&[u8]> = parts.by_ref().take(count).collect();
+    let entry_part = parts.next()?;
+    if fields.len() != count {
+        return None;
+    }
+    let mut entry_line = Vec::with_capacity(entry_part.len() + 1);
     if escaped {
         entry_line.push(b'\\');
     }
-    entry_line.extend_from_slice(fields.next()?);
+    entry_line.extend_from_slice(entry_part);
     let entry = parse_line(&entry_line, false).ok()??;
-    Some((Made { size, mtime }, entry.hex, entry.name))
+    Some((fields, entry.hex, entry.name))
+}
+
+/// Writes a manifest line with `fields` before it, escaped as the manifest escapes it.
+pub(crate) fn write_annotated(out: &mut impl Write, fields: &str, hex: &str, name: &[u8]) -> io::Result<()> {
+    let mut line = Vec::new();
+    write_entry(&mut line, hex, name, false)?;
+    let rest = match line.strip_prefix(b"\\") {
+        Some(rest) => {
+            out.write_all(b"\\")?;
+            rest
+        }
+        None => &line[..],
+    };
+    out.write_all(fields.as_bytes())?;
+    out.write_all(b" ")?;
+    out.write_all(rest)
 }
 
 /// Writes a record as its manifest is written: the header, one line per entry, and at the
@@ -157,17 +186,8 @@ impl<W: Write> RecordWriter<W> {
     }
 
     pub fn entry(&mut self, made: Made, hex: &str, name: &[u8]) -> io::Result<()> {
-        let mut line = Vec::new();
-        write_entry(&mut line, hex, name, false)?;
-        let (escaped, rest) = match line.strip_prefix(b"\\") {
-            Some(rest) => (true, rest),
-            None => (false, &line[..]),
-        };
-        if escaped {
-            self.out.write_all(b"\\")?;
-        }
-        write!(self.out, "{} {}.{:09} ", made.size, made.mtime.0, made.mtime.1)?;
-        self.out.write_all(rest)
+        let fields = format!("{} {}.{:09}", made.size, made.mtime.0, made.mtime.1);
+        write_annotated(&mut self.out, &fields, hex, name)
     }
 
     /// Ends the record with the digest of the finished manifest's bytes.

@@ -21,8 +21,8 @@ use std::io::{self, BufReader, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use crate::manifest::{parse_line, write_entry};
 use crate::name::fingerprint;
+use crate::record::{parse_annotated, write_annotated};
 use crate::records::RecordReader;
 
 const HEADER: &[u8] = b"# mirror-tools verified 1";
@@ -91,23 +91,16 @@ fn pair(field: &[u8], sep: char) -> Option<(i64, i64)> {
 
 /// `size mtime ctime dev:ino hex  name`.
 fn parse(line: &[u8]) -> Option<(Seen, String, Vec<u8>)> {
-    let (escaped, rest) = match line.strip_prefix(b"\\") {
-        Some(rest) => (true, rest),
-        None => (false, line),
+    let (fields, hex, name) = parse_annotated(line, 4)?;
+    let size = std::str::from_utf8(fields[0]).ok()?.parse().ok()?;
+    let (dev, ino) = pair(fields[3], ':')?;
+    let seen = Seen {
+        size,
+        mtime: pair(fields[1], '.')?,
+        ctime: pair(fields[2], '.')?,
+        id: (dev as u64, ino as u64),
     };
-    let mut fields = rest.splitn(5, |&b| b == b' ');
-    let size = std::str::from_utf8(fields.next()?).ok()?.parse().ok()?;
-    let mtime = pair(fields.next()?, '.')?;
-    let ctime = pair(fields.next()?, '.')?;
-    let (dev, ino) = pair(fields.next()?, ':')?;
-    let mut entry_line = Vec::with_capacity(rest.len() + 1);
-    if escaped {
-        entry_line.push(b'\\');
-    }
-    entry_line.extend_from_slice(fields.next()?);
-    let entry = parse_line(&entry_line, false).ok()??;
-    let seen = Seen { size, mtime, ctime, id: (dev as u64, ino as u64) };
-    Some((seen, entry.hex, entry.name))
+    Some((seen, hex, name))
 }
 
 /// Writes a verify record: the header, a line per file verified, and the end mark.
@@ -123,21 +116,11 @@ impl<W: Write> VerifiedWriter<W> {
     }
 
     pub fn entry(&mut self, seen: Seen, hex: &str, name: &[u8]) -> io::Result<()> {
-        let mut line = Vec::new();
-        write_entry(&mut line, hex, name, false)?;
-        let rest = match line.strip_prefix(b"\\") {
-            Some(rest) => {
-                self.out.write_all(b"\\")?;
-                rest
-            }
-            None => &line[..],
-        };
-        write!(
-            self.out,
-            "{} {}.{:09} {}.{:09} {}:{} ",
+        let fields = format!(
+            "{} {}.{:09} {}.{:09} {}:{}",
             seen.size, seen.mtime.0, seen.mtime.1, seen.ctime.0, seen.ctime.1, seen.id.0, seen.id.1
-        )?;
-        self.out.write_all(rest)
+        );
+        write_annotated(&mut self.out, &fields, hex, name)
     }
 
     pub fn finish(mut self) -> io::Result<W> {

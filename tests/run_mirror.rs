@@ -467,9 +467,7 @@ fn pass_through_flags_reach_the_tools() {
     assert!(!fs::read_to_string(env.path("src/BLAKE3SUMS")).unwrap().contains("scratch"));
     // Same size and mtime, other bytes: only --checksum repairs it.
     let lane = env.path("dst/run42/lane1.fastq.gz");
-    let mtime = fs::metadata(&lane).unwrap().modified().unwrap();
-    fs::write(&lane, bytes(9, 300_000)).unwrap();
-    fs::File::options().write(true).open(&lane).unwrap().set_modified(mtime).unwrap();
+    common::rewrite_keeping_mtime(&lane, bytes(9, 300_000));
     assert_eq!(mirror(&env, &["--step", "copy", "--exclude", "*.tmp", "src", "dst"]).status, 0);
     assert_eq!(mirror(&env, &["--step", "verify", "src", "dst"]).status, 1);
     assert_eq!(mirror(&env, &["--step", "copy", "--checksum", "--exclude", "*.tmp", "src", "dst"]).status, 0);
@@ -535,11 +533,9 @@ fn a_source_byte_that_rots_never_rewrites_the_manifest() {
     // the files lie).
     let manifest = manifest_at(&env, "src/BLAKE3SUMS");
     let lane = env.path("src/run42/lane2.fastq.gz");
-    let mtime = fs::metadata(&lane).unwrap().modified().unwrap();
     let mut data = fs::read(&lane).unwrap();
     data[1_000_000] ^= 0x01;
-    fs::write(&lane, &data).unwrap();
-    fs::File::options().write(true).open(&lane).unwrap().set_modified(mtime).unwrap();
+    common::rewrite_keeping_mtime(&lane, &data);
     // A rerun reads only what changed by size and mtime: nothing; DST still verifies.
     let out = mirror(&env, &["src", "dst"]);
     assert_eq!(out.status, 0, "{}", out.stderr);
@@ -608,9 +604,7 @@ fn a_rerun_verifies_only_what_changed_and_step_verify_reads_everything() {
     );
     // A write in DST changes the file's ctime: the rerun reads it again and finds it.
     let lane = env.path("dst/run42/lane1.fastq.gz");
-    let mtime = fs::metadata(&lane).unwrap().modified().unwrap();
-    fs::write(&lane, bytes(8, 300_000)).unwrap();
-    fs::File::options().write(true).open(&lane).unwrap().set_modified(mtime).unwrap();
+    common::rewrite_keeping_mtime(&lane, bytes(8, 300_000));
     let out = mirror(&env, &["src", "dst"]);
     assert_eq!(out.status, 1, "{}", out.stderr);
     assert!(out.stderr.contains("(4 of them unchanged since their last verify, not read)"), "{}", out.stderr);
@@ -634,9 +628,7 @@ fn repair_copies_again_what_failed_and_a_failed_verify_says_how() {
     let env = tree();
     assert_eq!(mirror(&env, &["src", "dst"]).status, 0);
     let lane = env.path("dst/run42/lane2.fastq.gz");
-    let mtime = fs::metadata(&lane).unwrap().modified().unwrap();
-    fs::write(&lane, bytes(7, 2 << 20)).unwrap();
-    fs::File::options().write(true).open(&lane).unwrap().set_modified(mtime).unwrap();
+    common::rewrite_keeping_mtime(&lane, bytes(7, 2 << 20));
     let out = mirror(&env, &["--step", "verify", "src", "dst"]);
     assert_eq!((out.status, out.stdout_str()), (1, "run42/lane2.fastq.gz: FAILED\n"));
     let command = format!("{} --repair -- src dst", common::run_mirror_path().display());

@@ -391,3 +391,11 @@ pub fn close_stdout_after(cmd: &mut Command, n: usize) -> (Vec<u8>, Option<i32>,
 pub fn unfinished(tool: &str) -> String {
     format!("{tool}: standard output was closed (broken pipe): stopped before the end, not finished\n")
 }
+
+/// Writes `data` over the file at `path` and gives it back its modification time: a change
+/// that size and mtime do not show (bit rot, a faulty drive).
+pub fn rewrite_keeping_mtime(path: &Path, data: impl AsRef<[u8]>) {
+    let mtime = fs::metadata(path).unwrap().modified().unwrap();
+    fs::write(path, data).unwrap();
+    fs::File::options().write(true).open(path).unwrap().set_modified(mtime).unwrap();
+}
