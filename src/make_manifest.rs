@@ -15,7 +15,7 @@ use crate::manifest::write_entry;
 use crate::name::{fingerprint, name_of};
 use crate::ordered::run_in_order;
 use crate::progress::Progress;
-use crate::record::{Made, Record, RecordWriter};
+use crate::record::{Before, Made, Record, RecordWriter};
 use crate::status::Status;
 
 pub struct MakeManifest<'a> {
@@ -104,11 +104,11 @@ impl MakeManifest<'_> {
                 return Err(Error::BadName { path: path.into(), reason: "empty name after the root marker" });
             }
             let before = self.previous.and_then(|p| p.get(name));
-            if let (Some((made, hex)), false) = (before, self.full) {
+            if let (Some(Before { made: Some(made), hex }), false) = (&before, self.full) {
                 // Unchanged since the entry was made: kept, not read.
                 let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
                 if meta.is_file() && made_of(&meta) == *made {
-                    return Ok(Hashed { record, hex: hex.clone(), made: *made, source: Source::Kept });
+                    return Ok(Hashed { record, hex: hex.to_string(), made: *made, source: Source::Kept });
                 }
             }
             progress.start_file(&record);
@@ -118,9 +118,16 @@ impl MakeManifest<'_> {
             let made = made_of(&meta);
             let source = match before {
                 None => Source::New,
-                Some((was, old)) if *was == made && *old != hex => Source::ChangedInPlace(old.clone()),
-                Some((was, _)) if *was == made => Source::Confirmed,
-                Some(_) => Source::Updated,
+                Some(Before { hex: old, .. }) if old == hex => Source::Confirmed,
+                // Other bytes: a new size or mtime says the file was changed; the same ones (or,
+                // without a record, an mtime no later than the manifest's) say it rotted.
+                Some(Before { made: Some(was), .. }) if was != made => Source::Updated,
+                Some(Before { made: None, .. })
+                    if self.previous.is_some_and(|p| p.modified_after_manifest(made.mtime)) =>
+                {
+                    Source::Updated
+                }
+                Some(Before { hex: old, .. }) => Source::ChangedInPlace(old.to_string()),
             };
             Ok(Hashed { record, hex, made, source })
         };

@@ -19,6 +19,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufReader, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::hash::{Algo, Hasher};
@@ -35,9 +36,20 @@ pub struct Made {
     pub mtime: (i64, u32),
 }
 
-/// The entries of a record, by the digest of their names.
+/// The entries of a manifest being remade, by the digest of their names: from its record,
+/// or, where it has none (made by b3sum, by `mcopy --hash-out`, by an older mirror-tools),
+/// from the manifest alone, with its own mtime for when the entries were made.
 pub struct Record {
-    entries: HashMap<u128, (Made, String)>,
+    entries: HashMap<u128, (Option<Made>, String)>,
+    /// `None` when read from a record; else the manifest's mtime.
+    manifest_mtime: Option<(i64, i64)>,
+}
+
+/// What an earlier manifest says of a name: what its file was then (when a record says so)
+/// and its digest.
+pub struct Before<'r> {
+    pub made: Option<Made>,
+    pub hex: &'r str,
 }
 
 /// The record's path for a manifest: `MANIFEST.record`.
@@ -70,9 +82,17 @@ fn file_digest(path: &Path) -> io::Result<String> {
 }
 
 impl Record {
-    /// The record of `manifest`, if one exists, is whole and belongs to the manifest as it is
-    /// now (same bytes, same algorithm); `Ok(None)` otherwise.
+    /// The entries of `manifest` as it is now: from its record when one exists, is whole and
+    /// belongs to it (same bytes, same algorithm), else from the manifest itself; `Ok(None)`
+    /// when there is no manifest.
     pub fn load(manifest: &Path, algo: Algo) -> io::Result<Option<Record>> {
+        match Record::from_record(manifest, algo)? {
+            Some(record) => Ok(Some(record)),
+            None => Record::from_manifest(manifest, algo),
+        }
+    }
+
+    fn from_record(manifest: &Path, algo: Algo) -> io::Result<Option<Record>> {
         let file = match File::open(record_path(manifest)) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -93,17 +113,43 @@ impl Record {
             let Ok(line) = line else { return Ok(None) };
             if let Some(tied_to) = line.strip_prefix(TRAILER) {
                 let valid = tied_to == digest.as_bytes();
-                return Ok(valid.then_some(Record { entries }));
+                return Ok(valid.then_some(Record { entries, manifest_mtime: None }));
             }
             let Some((made, hex, name)) = parse_record_line(&line) else { return Ok(None) };
-            entries.insert(fingerprint(&name), (made, hex));
+            entries.insert(fingerprint(&name), (Some(made), hex));
         }
         Ok(None) // cut short: no trailer
     }
 
-    /// What the entry for `name` was made from, and its digest.
-    pub fn get(&self, name: &[u8]) -> Option<&(Made, String)> {
-        self.entries.get(&fingerprint(name))
+    /// The entries of a manifest without a record (lines it cannot read are left out).
+    fn from_manifest(manifest: &Path, algo: Algo) -> io::Result<Option<Record>> {
+        let mtime = match std::fs::metadata(manifest) {
+            Ok(m) => (m.mtime(), m.mtime_nsec()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut entries = HashMap::new();
+        for entry in manifest_entries(manifest)? {
+            if entry.tag.is_none_or(|tag| tag == algo) {
+                entries.insert(fingerprint(&entry.name), (None, entry.hex));
+            }
+        }
+        Ok(Some(Record { entries, manifest_mtime: Some(mtime) }))
+    }
+
+    /// What the earlier manifest says of `name`.
+    pub fn get(&self, name: &[u8]) -> Option<Before<'_>> {
+        self.entries.get(&fingerprint(name)).map(|(made, hex)| Before { made: *made, hex })
+    }
+
+    /// True when the entries come from a record (else from the manifest alone).
+    pub fn has_record(&self) -> bool {
+        self.manifest_mtime.is_none()
+    }
+
+    /// Whether a file last modified at `mtime` changed after a record-less manifest was made.
+    pub fn modified_after_manifest(&self, mtime: (i64, u32)) -> bool {
+        self.manifest_mtime.is_some_and(|made| (mtime.0, i64::from(mtime.1)) > made)
     }
 
     pub fn len(&self) -> usize {
@@ -114,14 +160,26 @@ impl Record {
         self.entries.is_empty()
     }
 
-    /// The names of the record's entries (read again from its file, not kept in memory).
-    pub fn names(manifest: &Path) -> io::Result<impl Iterator<Item = Vec<u8>>> {
+    /// The names of the earlier entries, read again from the record or the manifest (not kept
+    /// in memory).
+    pub fn names(&self, manifest: &Path) -> io::Result<Box<dyn Iterator<Item = Vec<u8>>>> {
+        if !self.has_record() {
+            return Ok(Box::new(manifest_entries(manifest)?.map(|e| e.name)));
+        }
         let file = BufReader::new(File::open(record_path(manifest))?);
-        Ok(RecordReader::new(file, false, crate::manifest::MAX_LINE)
-            .skip(1)
-            .map_while(|(_, line)| line.ok().filter(|l| !l.starts_with(TRAILER)))
-            .filter_map(|line| parse_record_line(&line).map(|(_, _, name)| name)))
+        Ok(Box::new(
+            RecordReader::new(file, false, crate::manifest::MAX_LINE)
+                .skip(1)
+                .map_while(|(_, line)| line.ok().filter(|l| !l.starts_with(TRAILER)))
+                .filter_map(|line| parse_record_line(&line).map(|(_, _, name)| name)),
+        ))
     }
+}
+
+/// The entries of a manifest file, as a stream (lines that cannot be read are skipped).
+fn manifest_entries(manifest: &Path) -> io::Result<impl Iterator<Item = crate::manifest::Entry> + use<>> {
+    let lines = crate::manifest::manifest_lines(crate::manifest::open_manifest(Some(manifest))?, false);
+    Ok(lines.filter_map(|(_, line)| parse_line(&line.ok()?, false).ok().flatten()))
 }
 
 /// `size sec.nsec hex  name` (escaped as a manifest line is).
@@ -244,16 +302,26 @@ mod tests {
         let digest = file_digest(&manifest).unwrap();
         let out = record.finish(&digest).unwrap();
         std::fs::write(record_path(&manifest), &out[..out.len() - 3]).unwrap();
-        assert!(Record::load(&manifest, Algo::Blake3).unwrap().is_none(), "cut short");
+        let cut = Record::load(&manifest, Algo::Blake3).unwrap().unwrap();
+        assert!(!cut.has_record(), "a record cut short is void: the manifest is read alone");
         std::fs::write(record_path(&manifest), &out).unwrap();
         let record = Record::load(&manifest, Algo::Blake3).unwrap().expect("valid");
-        assert_eq!(record.get(b"plain"), Some(&(made, hex.clone())));
-        assert_eq!(record.get(b"new\nline"), Some(&(made, hex.clone())));
+        assert!(record.has_record());
+        assert_eq!(
+            record.get(b"plain").map(|b| (b.made, b.hex.to_string())),
+            Some((Some(made), hex.clone()))
+        );
+        assert_eq!(record.get(b"new\nline").map(|b| b.made), Some(Some(made)));
         assert_eq!(record.len(), 2);
-        let names: Vec<_> = Record::names(&manifest).unwrap().collect();
+        let names: Vec<_> = record.names(&manifest).unwrap().collect();
         assert_eq!(names, vec![b"plain".to_vec(), b"new\nline".to_vec()]);
-        assert!(Record::load(&manifest, Algo::Sha256).unwrap().is_none(), "another algorithm");
-        std::fs::write(&manifest, "edited\n").unwrap();
-        assert!(Record::load(&manifest, Algo::Blake3).unwrap().is_none(), "the manifest changed");
+        // Another algorithm, or a manifest changed since: the record is void, and the manifest
+        // alone is read.
+        let alone = Record::load(&manifest, Algo::Sha256).unwrap().unwrap();
+        assert!(!alone.has_record() && alone.is_empty(), "the manifest has no entry line");
+        std::fs::write(&manifest, format!("{hex}  plain\n")).unwrap();
+        let alone = Record::load(&manifest, Algo::Blake3).unwrap().unwrap();
+        assert!(!alone.has_record());
+        assert_eq!(alone.get(b"plain").map(|b| (b.made, b.hex.to_string())), Some((None, hex.clone())));
     }
 }

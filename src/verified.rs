@@ -13,7 +13,7 @@
 //! a new copy changes the ctime or the inode. What no stat shows (a block that rots on the
 //! device) is found by a verify that reads every file (`mcheck` without `--record`,
 //! `run-mirror --step verify`, `--full`). A record cut short is ignored. Looking entries up
-//! costs about 100 bytes per entry in memory.
+//! costs about 150 bytes per entry in memory.
 
 use std::collections::HashMap;
 use std::fs::{File, Metadata};

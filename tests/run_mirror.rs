@@ -655,3 +655,40 @@ fn repair_copies_again_what_failed_and_a_failed_verify_says_how() {
     assert!(out.stderr.contains("the source does not match the manifest"), "{}", out.stderr);
     assert!(!env.path("dst/run42/lane1.fastq.gz").exists());
 }
+
+/// A manifest without a record (made by `--one-pass`, by b3sum, by an older mirror-tools) was
+/// once rebuilt from whatever the source read on the next run.
+#[test]
+fn a_manifest_without_a_record_is_still_never_silently_rewritten() {
+    let env = tree();
+    assert_eq!(mirror(&env, &["--one-pass", "src", "dst"]).status, 0);
+    assert!(!env.path("src/BLAKE3SUMS.record").exists());
+    let manifest = manifest_at(&env, "src/BLAKE3SUMS");
+    // Rot behind an unchanged mtime (older than the manifest), and a real change after it.
+    let lane = env.path("src/run42/lane2.fastq.gz");
+    let mut data = fs::read(&lane).unwrap();
+    data[7] ^= 0x80;
+    common::rewrite_keeping_mtime(&lane, &data);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    fs::write(env.path("src/with space/é"), "changed later").unwrap();
+    let out = mirror(&env, &["--one-pass", "src", "dst"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("this rerun keeps it as the record"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "mhash: src/BLAKE3SUMS: no record beside it: every file is read and compared with its entry\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("mhash: run42/lane2.fastq.gz: changed in SRC without a new mtime"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("mhash: with space/é: updated"), "{}", out.stderr);
+    let now = manifest_at(&env, "src/BLAKE3SUMS");
+    let lane2 = |m: &[String]| m.iter().find(|l| l.ends_with("lane2.fastq.gz")).cloned();
+    assert_eq!(lane2(&now), lane2(&manifest), "the rotted file keeps its entry");
+    assert!(env.path("src/BLAKE3SUMS.record").exists(), "and now it has a record");
+}

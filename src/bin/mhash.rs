@@ -144,6 +144,12 @@ fn main() -> ExitCode {
                 ));
             }
         };
+        if previous.as_ref().is_some_and(|p| !p.has_record()) {
+            eprintln!(
+                "mhash: {}: no record beside it: every file is read and compared with its entry",
+                display_bytes(path.as_os_str().as_bytes())
+            );
+        }
         job.previous = previous.as_ref();
         return update(&job, inputs, file, path, &mut err);
     }
@@ -189,8 +195,8 @@ fn update(
     };
     // Entries of files no longer listed, named from the old record before it is replaced.
     let mut removed = 0u64;
-    if job.previous.is_some()
-        && let Ok(names) = Record::names(path)
+    if let Some(previous) = job.previous
+        && let Ok(names) = previous.names(path)
     {
         for name in names.filter(|n| !changes.seen.contains(&fingerprint(n))) {
             removed += 1;
