@@ -230,6 +230,17 @@ fn prefer_external_b3_gives_the_same_manifest() {
     let out = mirror(&env, &["--step", "make-manifest", "--prefer-external-b3", "src"]);
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert_eq!(manifest_at(&env, "src/BLAKE3SUMS"), mhash_manifest(&env, "src", &[]));
+    // Once made, the manifest is the record: a rerun remakes it with mhash, never rewriting
+    // an entry from bytes that changed behind an unchanged mtime.
+    let lane = env.path("src/run42/lane1.fastq.gz");
+    let mut data = fs::read(&lane).unwrap();
+    data[0] ^= 1;
+    common::rewrite_keeping_mtime(&lane, &data);
+    let before = manifest_at(&env, "src/BLAKE3SUMS");
+    let out = mirror(&env, &["--step", "make-manifest", "--prefer-external-b3", "src"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("run42/lane1.fastq.gz: changed in SRC without a new mtime"), "{}", out.stderr);
+    assert_eq!(manifest_at(&env, "src/BLAKE3SUMS"), before);
 }
 
 #[test]
