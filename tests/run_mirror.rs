@@ -703,3 +703,24 @@ fn a_manifest_without_a_record_is_still_never_silently_rewritten() {
     assert_eq!(lane2(&now), lane2(&manifest), "the rotted file keeps its entry");
     assert!(env.path("src/BLAKE3SUMS.record").exists(), "and now it has a record");
 }
+
+/// With SRC's manifest gone, a rerun once made a new one from whatever SRC read (a rotted byte
+/// included) and copied it over DST's, the only proof left.
+#[test]
+fn a_manifest_missing_from_src_starts_from_dsts_copy() {
+    let env = tree();
+    assert_eq!(mirror(&env, &["src", "dst"]).status, 0);
+    let manifest = manifest_at(&env, "dst/BLAKE3SUMS");
+    fs::remove_file(env.path("src/BLAKE3SUMS")).unwrap();
+    fs::remove_file(env.path("src/BLAKE3SUMS.record")).unwrap();
+    let lane = env.path("src/run42/lane2.fastq.gz");
+    let mut data = fs::read(&lane).unwrap();
+    data[3] ^= 1;
+    common::rewrite_keeping_mtime(&lane, &data);
+    let out = mirror(&env, &["--full", "src", "dst"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("src/BLAKE3SUMS is missing: starting from DST's copy, dst/BLAKE3SUMS"), "{}", out.stderr);
+    assert!(out.stderr.contains("run42/lane2.fastq.gz: changed in SRC without a new mtime"), "{}", out.stderr);
+    assert_eq!(manifest_at(&env, "dst/BLAKE3SUMS"), manifest, "DST's manifest is never replaced");
+    assert!(out.stderr.contains("mcheck: 5 checked: 5 OK"), "{}", out.stderr);
+}
