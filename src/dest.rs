@@ -1,6 +1,5 @@
 //! The destination tree: names resolved under DST one component at a time, never through a
-//! symlink, directories created as needed, temporaries named so a rerun can find them, and
-//! the check that SRC and DST do not overlap.
+//! symlink, directories created as needed, and the check that SRC and DST do not overlap.
 
 use std::cell::RefCell;
 use std::ffi::OsStr;

@@ -239,7 +239,11 @@ fn prefer_external_b3_gives_the_same_manifest() {
     let before = manifest_at(&env, "src/BLAKE3SUMS");
     let out = mirror(&env, &["--step", "make-manifest", "--prefer-external-b3", "src"]);
     assert_eq!(out.status, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("run42/lane1.fastq.gz: changed in SRC without a new mtime"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("run42/lane1.fastq.gz: changed in SRC without a new mtime"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(manifest_at(&env, "src/BLAKE3SUMS"), before);
 }
 
@@ -719,8 +723,16 @@ fn a_manifest_missing_from_src_starts_from_dsts_copy() {
     common::rewrite_keeping_mtime(&lane, &data);
     let out = mirror(&env, &["--full", "src", "dst"]);
     assert_eq!(out.status, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("src/BLAKE3SUMS is missing: starting from DST's copy, dst/BLAKE3SUMS"), "{}", out.stderr);
-    assert!(out.stderr.contains("run42/lane2.fastq.gz: changed in SRC without a new mtime"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("src/BLAKE3SUMS is missing: starting from DST's copy, dst/BLAKE3SUMS"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("run42/lane2.fastq.gz: changed in SRC without a new mtime"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(manifest_at(&env, "dst/BLAKE3SUMS"), manifest, "DST's manifest is never replaced");
     assert!(out.stderr.contains("mcheck: 5 checked: 5 OK"), "{}", out.stderr);
 }
