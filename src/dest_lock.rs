@@ -18,7 +18,8 @@ pub const LOCK_NAME: &[u8] = b".mcopy.lock";
 
 pub struct DestLock {
     dir: OwnedFd,
-    file: File,
+    /// Held: the lock lasts as long as this descriptor.
+    _file: File,
     _registered: Registered,
 }
 
@@ -61,7 +62,7 @@ impl DestLock {
             file.set_len(0).map_err(err)?;
             writeln!(file, "{}", std::process::id()).map_err(err)?;
             let registered = cleanup::register_lock(dir.as_raw_fd(), LOCK_NAME);
-            return Ok(Some(DestLock { dir, file, _registered: registered }));
+            return Ok(Some(DestLock { dir, _file: file, _registered: registered }));
         }
     }
 }
@@ -70,6 +71,5 @@ impl Drop for DestLock {
     fn drop(&mut self) {
         // Removed while still held, so no other run can lock the name being removed.
         let _ = at::unlink(self.dir.as_raw_fd(), LOCK_NAME);
-        let _ = &self.file;
     }
 }

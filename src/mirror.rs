@@ -20,7 +20,7 @@ use crate::manifest::write_entry;
 use crate::name::{fingerprint, name_of};
 use crate::ordered::run_in_order;
 use crate::status::Status;
-use crate::temporary::is_stale_temp;
+use crate::temporary::{Writer, is_stale_temp, parse_temp_name};
 use crate::walk::{Event, Walk, WalkOptions};
 
 /// One unit of work, from a path record or from walking SRC.
@@ -57,14 +57,23 @@ pub fn items_from_records(records: impl Iterator<Item = io::Result<Vec<u8>>>) ->
 }
 
 /// The walk of SRC as items (`mcopy SRC DST`).
+/// This run's own temporaries (a `--hash-out` file being written inside SRC) are not data.
 pub fn items_from_walk(src: &Path, options: WalkOptions) -> impl Iterator<Item = Item> + use<> {
     let bytes = |p: PathBuf| p.into_os_string().into_encoded_bytes();
-    Walk::new(src, options).map(move |event| match event {
-        Event::File(p) | Event::Symlink(p) => Item::File(bytes(p)),
-        Event::DirStart(p) => Item::DirStart(bytes(p)),
-        Event::DirEnd(p) => Item::DirEnd(bytes(p)),
-        Event::Skipped(p, why) => Item::Note(format!("{}: {why}", display_bytes(&bytes(p))), false),
-        Event::Error(p, e) => Item::Note(format!("{}: {}", display_bytes(&bytes(p)), io_reason(&e)), true),
+    let own = |p: &Path| {
+        p.file_name().and_then(|b| parse_temp_name(b.as_bytes())).is_some_and(|(w, _)| w == Writer::me())
+    };
+    Walk::new(src, options).filter_map(move |event| {
+        Some(match event {
+            Event::File(p) if own(&p) => return None,
+            Event::File(p) | Event::Symlink(p) => Item::File(bytes(p)),
+            Event::DirStart(p) => Item::DirStart(bytes(p)),
+            Event::DirEnd(p) => Item::DirEnd(bytes(p)),
+            Event::Skipped(p, why) => Item::Note(format!("{}: {why}", display_bytes(&bytes(p))), false),
+            Event::Error(p, e) => {
+                Item::Note(format!("{}: {}", display_bytes(&bytes(p)), io_reason(&e)), true)
+            }
+        })
     })
 }
 

@@ -753,3 +753,17 @@ fn a_hard_link_in_dst_to_a_file_outside_is_never_changed_in_place() {
     assert_eq!(fs::read(env.path("outside")).unwrap(), bytes(5, 1000));
     assert_eq!(fs::read(env.path("dst/plain")).unwrap(), bytes(1, 1000));
 }
+
+/// `mcopy --hash-out src/M src dst` once met its own manifest's temporary in the walk of SRC
+/// and refused it as a name of a temporary's shape: status 2, and no manifest.
+#[test]
+fn a_hash_out_file_inside_src_is_not_copied_as_data_while_it_is_written() {
+    let env = tree();
+    let out = mcopy(&env, &["--hash-out", "src/M", "src", "dst"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(out.stderr, "mcopy: 8 copied (6.07 MiB), 0 up to date, 0 failed\n");
+    assert_eq!(common::temporaries_in(&env.path("dst")), Vec::<String>::new());
+    assert_eq!(common::temporaries_in(&env.path("src")), Vec::<String>::new());
+    let manifest = fs::read(env.path("src/M")).unwrap();
+    assert!(!manifest.windows(11).any(|w| w == b".mcopy.tmp."), "{}", String::from_utf8_lossy(&manifest));
+}

@@ -193,6 +193,10 @@ fn update(
         Ok(done) => done,
         Err(e) => return fail(format!("{shown}: {}", io_reason(&e))),
     };
+    if status == Status::Trouble {
+        eprintln!("mhash: {shown}: not written, as not every file was hashed");
+        return ExitCode::from(status.code() as u8);
+    }
     // Entries of files no longer listed, named from the old record before it is replaced.
     let mut removed = 0u64;
     if let Some(previous) = job.previous
@@ -202,10 +206,6 @@ fn update(
             removed += 1;
             eprintln!("mhash: {}: removed (no longer listed)", display_bytes(&name));
         }
-    }
-    if status == Status::Trouble {
-        eprintln!("mhash: {shown}: not written, as not every file was hashed");
-        return ExitCode::from(status.code() as u8);
     }
     let installed = record
         .finish(&digest)
