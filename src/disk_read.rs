@@ -96,19 +96,20 @@ enum Route {
     Cached(&'static str),
 }
 
-/// Hashes the regular file at `path` from the device. Returns the digest and how it read it.
+/// Hashes the regular file at `path` from the device. Returns the digest, how it read it, and
+/// the file's stat as opened (before any byte was read).
 pub fn hash_from_disk(
     path: &Path,
     algo: Algo,
     threads: &Blake3Threads,
     progress: &dyn Fn(u64),
-) -> Result<(String, Method), Error> {
+) -> Result<(String, Method, std::fs::Metadata), Error> {
     // The route is decided on the first descriptor: `O_DIRECT` when the open accepts it.
     let mut known = None;
     match open_regular_with(path, libc::O_DIRECT) {
         Ok((file, meta)) => match route(&file, &meta, true) {
             Route::Direct => match hash_open(&file, meta.len(), algo, threads, progress) {
-                Ok(hex) => return Ok((hex, Method::Direct)),
+                Ok(hex) => return Ok((hex, Method::Direct, meta)),
                 // Some filesystems accept O_DIRECT at open and refuse the read.
                 Err(e) if e.raw_os_error() == Some(libc::EINVAL) => known = Some(Route::Drop),
                 Err(e) => return Err(Error::io(path, e)),
@@ -128,7 +129,7 @@ pub fn hash_from_disk(
         },
     };
     let hex = hash_open(&file, meta.len(), algo, threads, progress).map_err(|e| Error::io(path, e))?;
-    Ok((hex, method))
+    Ok((hex, method, meta))
 }
 
 /// Where `O_DIRECT` (opened with it or not: `direct`) would not reach the device, the route
@@ -311,7 +312,7 @@ mod tests {
         let path = dir.join("f");
         let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
         std::fs::write(&path, &data).unwrap();
-        let (hex, method) = hash_from_disk(&path, Algo::Blake3, &Blake3Threads::One, &|_| {}).unwrap();
+        let (hex, method, _) = hash_from_disk(&path, Algo::Blake3, &Blake3Threads::One, &|_| {}).unwrap();
         assert_eq!(hex, blake3::hash(&data).to_hex().as_str(), "len {len}");
         method
     }

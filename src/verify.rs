@@ -299,13 +299,11 @@ impl Verify<'_> {
                 None,
             );
         }
-        // Taken before the read: a change after it shows in the record as a stale stat, and the
-        // next run reads the file again.
-        let before = (recording || self.previous.is_some()).then(|| std::fs::metadata(&path).ok()).flatten();
-        if let (Some(previous), Some(meta)) = (self.previous, &before)
-            && previous.still_holds(&entry.name, &entry.hex, meta)
+        if let Some(previous) = self.previous
+            && let Ok(meta) = std::fs::metadata(&path)
+            && previous.still_holds(&entry.name, &entry.hex, &meta)
         {
-            let matched = Some((Seen::of(meta), entry.hex));
+            let matched = Some((Seen::of(&meta), entry.hex));
             return Outcome::Checked(entry.name, Verdict::Ok { in_memory: false, carried: true }, matched);
         }
         self.progress.start_file(&entry.name);
@@ -313,12 +311,18 @@ impl Verify<'_> {
             self.progress.add_bytes(n)
         });
         self.progress.finish_file();
+        // The stat taken when the file was opened, before any byte was read: a change after
+        // it makes the next incremental run read the file again.
+        let mut opened = None;
         let verdict = match result {
-            Ok((hex, method)) if hex == entry.hex => match method {
-                Method::Cached(why) => Verdict::Unverified(why),
-                Method::Memory => Verdict::Ok { in_memory: true, carried: false },
-                Method::Direct | Method::Dropped => Verdict::Ok { in_memory: false, carried: false },
-            },
+            Ok((hex, method, meta)) if hex == entry.hex => {
+                opened = recording.then_some(meta);
+                match method {
+                    Method::Cached(why) => Verdict::Unverified(why),
+                    Method::Memory => Verdict::Ok { in_memory: true, carried: false },
+                    Method::Direct | Method::Dropped => Verdict::Ok { in_memory: false, carried: false },
+                }
+            }
             Ok(_) => Verdict::Failed,
             Err(Error::Io { source, .. })
                 if matches!(source.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) =>
@@ -330,7 +334,7 @@ impl Verify<'_> {
             }
             Err(e) => Verdict::Unreadable(e),
         };
-        let matched = match (&verdict, before) {
+        let matched = match (&verdict, opened) {
             (Verdict::Ok { .. }, Some(meta)) => Some((Seen::of(&meta), entry.hex)),
             _ => None,
         };
