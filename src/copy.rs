@@ -108,34 +108,29 @@ pub fn copy_record(dest: &Destination, record: &[u8], opts: &CopyOptions) -> Res
     if src_meta.file_type().is_symlink() && leads_out(record).map_err(|e| Error::io(src, e))?.is_none() {
         return copy_symlink(dest, src, name, parent, existing, &src_meta, opts);
     }
-    // The rerun's common case, decided from the two stats alone: a regular file whose copy
-    // has its size and mtime is up to date, and nothing needs the source opened.
-    let same_stat = |d: &libc::stat| {
-        d.st_mode & libc::S_IFMT == libc::S_IFREG
-            && d.st_size as u64 == src_meta.len()
-            && (d.st_mtime, d.st_mtime_nsec) == (src_meta.mtime(), src_meta.mtime_nsec())
-    };
-    if src_meta.is_file() && !opts.checksum && !opts.hash_skipped && existing.as_ref().is_some_and(same_stat)
-    {
+    // Up to date: not written. `--expect` checks the name (and the bytes, when they were read).
+    let skipped = |hex: Option<String>| -> Result<Copied, Failure> {
         if opts.dry_run {
-            return Ok(Copied { done: Done::WouldSkip, hex: None });
+            return Ok(Copied { done: Done::WouldSkip, hex });
         }
         if let Some(expect) = opts.expect {
-            check_expected(expect, name, None)?;
+            check_expected(expect, name, hex.as_deref())?;
         }
-        return Ok(Copied { done: Done::Skipped, hex: None });
+        Ok(Copied { done: Done::Skipped, hex })
+    };
+    // The rerun's common case, decided from the two stats alone: nothing opens the source.
+    let current = |src: &fs::Metadata| existing.as_ref().and_then(|d| same_by_stat(d, src));
+    if src_meta.is_file() && !opts.checksum && !opts.hash_skipped && current(&src_meta) == Some(true) {
+        return skipped(None);
     }
     let (mut file, st) = open_regular(src)?;
     // A regular file of the same size is there: the same mtime says it is up to date, or,
     // with --checksum, the same content and the same mode and mtime. An existing inode is
     // never changed in place (a hard link may lead out of DST): a file whose content is the
     // same but whose mode or mtime is not is installed anew.
-    let same_size =
-        existing.filter(|d| d.st_mode & libc::S_IFMT == libc::S_IFREG && d.st_size as u64 == st.size());
-    let same_mtime =
-        same_size.is_some_and(|d| (d.st_mtime, d.st_mtime_nsec) == (st.mtime(), st.mtime_nsec()));
+    let same_mtime = current(&st) == Some(true);
     let mut hex = None;
-    let same_content = match (same_size, opts.checksum) {
+    let same_content = match (existing.filter(|_| current(&st).is_some()), opts.checksum) {
         (Some(d), true) => {
             let p = parent.as_ref().expect("existing implies a parent");
             let algo = opts.hash.unwrap_or(Algo::Blake3);
@@ -151,20 +146,15 @@ pub fn copy_record(dest: &Destination, record: &[u8], opts: &CopyOptions) -> Res
         (None, true) => false,
     };
     if same_content {
-        if opts.dry_run {
-            return Ok(Copied { done: Done::WouldSkip, hex });
-        }
-        if hex.is_none()
+        if !opts.dry_run
+            && hex.is_none()
             && opts.hash_skipped
             && let Some(algo) = opts.hash
         {
             // `--hash-out` covers a skipped file too: hashed from the source, not written.
             hex = Some(hash_all(&mut file, algo, opts).map_err(|e| Error::io(src, e))?);
         }
-        if let Some(expect) = opts.expect {
-            check_expected(expect, name, hex.as_deref())?;
-        }
-        return Ok(Copied { done: Done::Skipped, hex });
+        return skipped(hex);
     }
     if opts.dry_run {
         return Ok(Copied { done: Done::WouldCopy { bytes: st.size() }, hex: None });
@@ -174,6 +164,13 @@ pub fn copy_record(dest: &Destination, record: &[u8], opts: &CopyOptions) -> Res
     io::Seek::rewind(&mut file).map_err(|e| Error::io(src, e))?;
     let hex = copy_file(&mut file, &st, src, dest, name, &parent, opts)?;
     Ok(Copied { done: Done::Copied { bytes: st.size() }, hex })
+}
+
+/// For a regular file in DST with the source's size, whether it also has the source's mtime;
+/// `None` for anything else (another size, not a regular file).
+fn same_by_stat(d: &libc::stat, src: &fs::Metadata) -> Option<bool> {
+    (d.st_mode & libc::S_IFMT == libc::S_IFREG && d.st_size as u64 == src.size())
+        .then(|| (d.st_mtime, d.st_mtime_nsec) == (src.mtime(), src.mtime_nsec()))
 }
 
 /// The mode for a directory created in DST: the source directory's, else 0755.
